@@ -1,0 +1,523 @@
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// SecurityTokenService conditions, in addition to Ready.
+const (
+	// ConditionSigningKeyValid is True when the signing Secret holds a private
+	// key and a matching, current certificate that suits the signature
+	// algorithm. It turns False when the Secret is missing or unreadable, when
+	// the key and certificate do not match, or when the certificate has
+	// expired; its message says which and what to change. Thirty days before
+	// the certificate expires it stays True with reason ExpiringSoon.
+	ConditionSigningKeyValid = "SigningKeyValid"
+
+	// ConditionAvailable is True when at least one STS pod is ready to answer
+	// requests with the current policy.
+	ConditionAvailable = "Available"
+)
+
+// SecurityTokenService is a WS-Trust Security Token Service: the operator runs
+// it as a Deployment of STS pods that authenticate callers and issue signed
+// SAML tokens for the RelyingParty resources that name it. Every pod watches
+// this object, its relying parties, its trusted issuers and the Secrets they
+// name, and applies changes without a restart.
+//
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=stsvc,categories=trustbroker
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Issuer",type=string,JSONPath=`.spec.issuer`
+// +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.endpoint`
+// +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
+// +kubebuilder:printcolumn:name="RPs",type=integer,JSONPath=`.status.relyingParties`
+// +kubebuilder:printcolumn:name="Signing Cert Expiry",type=date,JSONPath=`.status.signingCertificate.notAfter`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+type SecurityTokenService struct {
+	metav1.TypeMeta   `json:",inline"`
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	Spec   SecurityTokenServiceSpec   `json:"spec"`
+	Status SecurityTokenServiceStatus `json:"status,omitempty"`
+}
+
+// SecurityTokenServiceSpec is the desired state of an STS.
+type SecurityTokenServiceSpec struct {
+	// Issuer is the name this STS puts in the Issuer of every token it
+	// issues, for example "https://sts.example.com/trust" or "urn:example:sts".
+	// Relying parties check tokens against it.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	Issuer string `json:"issuer"`
+
+	// Endpoint is the public URL clients use to reach the STS (behind any load
+	// balancer), for example "https://sts.example.com/sts". It is the address
+	// in the WSDL and in metadata.
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="endpoint must be an absolute http or https URL, such as https://sts.example.com/sts"
+	Endpoint string `json:"endpoint"`
+
+	// Replicas is the number of STS pods. Every pod serves the same policy.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	Replicas *int32 `json:"replicas,omitempty"`
+
+	// Image overrides the STS container image the operator runs.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Image string `json:"image,omitempty"`
+
+	// Signing says which key signs issued tokens (and responses, when
+	// responseSecurity asks).
+	Signing SigningSpec `json:"signing"`
+
+	// TLS makes the STS serve HTTPS itself. Leave it out when a
+	// TLS-terminating proxy or ingress sits in front.
+	// +optional
+	TLS *TLSSpec `json:"tls,omitempty"`
+
+	// TokenLifetime is how long issued tokens are valid, as a duration such as
+	// "1h" or "15m", at most 24h. A RelyingParty can set its own.
+	// +optional
+	// +kubebuilder:default="1h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('24h')",message="tokenLifetime must be a duration such as 1h or 30m, greater than zero and at most 24h"
+	TokenLifetime *metav1.Duration `json:"tokenLifetime,omitempty"`
+
+	// MaxClockSkew is how far apart the clocks of callers and the STS may be
+	// when timestamps and token validity are checked, such as "5m"; at most 1h.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) >= duration('0s') && duration(self) <= duration('1h')",message="maxClockSkew must be a duration such as 5m, at most 1h"
+	MaxClockSkew *metav1.Duration `json:"maxClockSkew,omitempty"`
+
+	// Authentication says how callers prove who they are.
+	// +optional
+	// +kubebuilder:default={}
+	Authentication AuthenticationSpec `json:"authentication,omitempty"`
+
+	// ReplayDetection refuses a message, or a user token, that was seen before.
+	// +optional
+	// +kubebuilder:default={}
+	ReplayDetection ReplayDetectionSpec `json:"replayDetection,omitempty"`
+
+	// TrustedAddresses lists the client addresses (IP addresses or CIDR
+	// ranges such as "10.0.0.0/8") allowed to call the STS. Empty allows all.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=64
+	// +kubebuilder:validation:XValidation:rule="self.all(a, isCIDR(a) || isIP(a))",message="trustedAddresses must be IP addresses or CIDR ranges such as 10.0.0.0/8"
+	TrustedAddresses []string `json:"trustedAddresses,omitempty"`
+
+	// OnBehalfOf governs token translation: requests that carry another
+	// party's token in OnBehalfOf or ActAs.
+	// +optional
+	// +kubebuilder:default={}
+	OnBehalfOf OnBehalfOfSpec `json:"onBehalfOf,omitempty"`
+
+	// ResponseSecurity signs the SOAP response itself, for clients that ask
+	// for message-level protection.
+	// +optional
+	// +kubebuilder:default={}
+	ResponseSecurity ResponseSecuritySpec `json:"responseSecurity,omitempty"`
+
+	// SAML holds defaults for the assertions this STS builds; a RelyingParty
+	// can override them.
+	// +optional
+	// +kubebuilder:default={}
+	SAML SAMLSpec `json:"saml,omitempty"`
+
+	// DefaultRelyingPartyRef names the RelyingParty used for requests that
+	// carry no AppliesTo. Without it such requests are refused.
+	// +optional
+	DefaultRelyingPartyRef *LocalObjectReference `json:"defaultRelyingPartyRef,omitempty"`
+}
+
+// SignatureAlgorithm is an XML signature algorithm for issued tokens.
+// +kubebuilder:validation:Enum=rsa-sha256;rsa-sha1;rsa-sha512;ecdsa-sha256
+type SignatureAlgorithm string
+
+// DigestAlgorithm is the digest of signed references.
+// +kubebuilder:validation:Enum=sha256;sha1;sha512
+type DigestAlgorithm string
+
+// SigningSpec names the key that signs tokens.
+type SigningSpec struct {
+	// SecretRef names a kubernetes.io/tls Secret holding the certificate
+	// chain (key "tls.crt", or the key given here) and its private key
+	// ("tls.key"; PKCS#1, PKCS#8 or SEC1). Replacing the Secret's data rotates
+	// the key within a second, with no restart.
+	SecretRef SecretKeySelector `json:"secretRef"`
+
+	// SignatureAlgorithm signs tokens. rsa-sha256 by default; rsa-sha1 only
+	// for relying parties that cannot verify anything newer; ecdsa-sha256
+	// needs an EC key.
+	// +optional
+	// +kubebuilder:default=rsa-sha256
+	SignatureAlgorithm SignatureAlgorithm `json:"signatureAlgorithm,omitempty"`
+
+	// DigestAlgorithm digests the signed token. sha256 by default.
+	// +optional
+	// +kubebuilder:default=sha256
+	DigestAlgorithm DigestAlgorithm `json:"digestAlgorithm,omitempty"`
+}
+
+// TLSSpec names the serving certificate.
+type TLSSpec struct {
+	// SecretRef names a kubernetes.io/tls Secret with the serving certificate
+	// chain ("tls.crt") and key ("tls.key").
+	SecretRef SecretKeySelector `json:"secretRef"`
+}
+
+// AuthenticationSpec lists the ways callers may authenticate. Enable at least
+// one, or the STS refuses every request.
+type AuthenticationSpec struct {
+	// UsernameToken accepts a WS-Security UsernameToken (user name and
+	// password) checked against a user store.
+	// +optional
+	UsernameToken *UsernameTokenSpec `json:"usernameToken,omitempty"`
+
+	// X509 accepts requests signed with an X.509 certificate (WS-Security
+	// signature) or a TLS client certificate.
+	// +optional
+	X509 *X509Spec `json:"x509,omitempty"`
+
+	// Kerberos accepts a Kerberos AP-REQ in a WS-Security BinarySecurityToken.
+	// +optional
+	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
+
+	// AllowedRoles, when set, lets only users holding one of these roles
+	// obtain tokens (for example ["admin"]). Empty lets any authenticated
+	// caller in. A RelyingParty can narrow this further.
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MaxLength=256
+	AllowedRoles []string `json:"allowedRoles,omitempty"`
+}
+
+// UsernameTokenSpec configures user name and password authentication.
+//
+// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.userStore)",message="usernameToken.enabled needs a userStore: a secretRef to a users Secret, or ldap"
+// +kubebuilder:validation:XValidation:rule="!self.enabled || self.allowPasswordText || self.allowPasswordDigest",message="usernameToken.enabled needs allowPasswordText or allowPasswordDigest (or both)"
+type UsernameTokenSpec struct {
+	// Enabled turns UsernameToken authentication on.
+	Enabled bool `json:"enabled"`
+
+	// AllowPasswordText accepts passwords sent in clear (type PasswordText or
+	// no type, as ADAL, MSAL and most WS-Trust clients send them). Only safe
+	// over TLS.
+	// +optional
+	// +kubebuilder:default=true
+	AllowPasswordText bool `json:"allowPasswordText"`
+
+	// AllowPasswordDigest accepts PasswordDigest (SHA-1 of nonce, created and
+	// password). The user store must then hold the plain password.
+	// +optional
+	AllowPasswordDigest bool `json:"allowPasswordDigest,omitempty"`
+
+	// UserStore is where users, their passwords, roles and attributes live.
+	// +optional
+	UserStore *UserStoreSpec `json:"userStore,omitempty"`
+}
+
+// UserStoreSpec is a Secret-backed user list or an LDAP directory. Give
+// exactly one.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.ldap)",message="userStore takes exactly one of secretRef or ldap"
+type UserStoreSpec struct {
+	// SecretRef names a Secret whose key "users.yaml" (or the key given)
+	// lists users: username, passwordHash (bcrypt) or password (plain; needed
+	// for PasswordDigest), roles and attributes.
+	// +optional
+	SecretRef *SecretKeySelector `json:"secretRef,omitempty"`
+
+	// LDAP checks passwords by binding as the user and reads attributes and
+	// groups from the directory.
+	// +optional
+	LDAP *LDAPSpec `json:"ldap,omitempty"`
+}
+
+// LDAPSpec connects the STS to an LDAP directory.
+type LDAPSpec struct {
+	// URL of the directory: ldap://host:389 or ldaps://host:636.
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:XValidation:rule="self.startsWith('ldap://') || self.startsWith('ldaps://')",message="ldap.url must start with ldap:// or ldaps://"
+	URL string `json:"url"`
+
+	// StartTLS upgrades an ldap:// connection to TLS before binding.
+	// +optional
+	StartTLS bool `json:"startTLS,omitempty"`
+
+	// CA verifies the directory's certificate for ldaps:// and StartTLS.
+	// Without it the system roots are used.
+	// +optional
+	CA *CertificateSource `json:"ca,omitempty"`
+
+	// BindDN is the service account that searches for users and groups,
+	// for example "cn=sts,ou=services,dc=example,dc=com".
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	BindDN string `json:"bindDN,omitempty"`
+
+	// BindPasswordSecretRef holds the BindDN's password (default key "password").
+	// +optional
+	BindPasswordSecretRef *SecretKeySelector `json:"bindPasswordSecretRef,omitempty"`
+
+	// UserBaseDN is where users are searched, for example "ou=people,dc=example,dc=com".
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=1024
+	UserBaseDN string `json:"userBaseDN"`
+
+	// UserFilter finds a user by name; "{0}" stands for the escaped user name.
+	// +optional
+	// +kubebuilder:default="(uid={0})"
+	// +kubebuilder:validation:MaxLength=1024
+	UserFilter string `json:"userFilter,omitempty"`
+
+	// GroupBaseDN is where groups are searched. Without it groups are not read.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	GroupBaseDN string `json:"groupBaseDN,omitempty"`
+
+	// GroupFilter finds the groups of a user; "{0}" stands for the user's DN
+	// and "{1}" for the user name.
+	// +optional
+	// +kubebuilder:default="(member={0})"
+	// +kubebuilder:validation:MaxLength=1024
+	GroupFilter string `json:"groupFilter,omitempty"`
+
+	// Attributes are the LDAP attributes read for each user, made available
+	// to relying party attribute mappings, for example ["mail", "cn"].
+	// +optional
+	// +kubebuilder:validation:MaxItems=128
+	// +kubebuilder:validation:items:MaxLength=256
+	Attributes []string `json:"attributes,omitempty"`
+
+	// Timeout bounds each LDAP operation, such as "5s".
+	// +optional
+	// +kubebuilder:default="5s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('1m')",message="timeout must be a duration such as 5s, at most 1m"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+}
+
+// X509Spec configures certificate authentication.
+//
+// +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.trustedCASecretRef) || has(self.clientCertificates)",message="x509.enabled needs trustedCASecretRef or clientCertificates to say which certificates to trust"
+type X509Spec struct {
+	// Enabled turns X.509 authentication on.
+	Enabled bool `json:"enabled"`
+
+	// TrustedCASecretRef names a Secret with the CA certificates (key
+	// "ca.crt") that client certificates must chain to.
+	// +optional
+	TrustedCASecretRef *SecretKeySelector `json:"trustedCASecretRef,omitempty"`
+
+	// ClientCertificates registers individual client certificates, trusted
+	// as they are without a CA.
+	// +optional
+	ClientCertificates *CertificateSource `json:"clientCertificates,omitempty"`
+}
+
+// KerberosSpec configures Kerberos authentication.
+//
+// +kubebuilder:validation:XValidation:rule="!self.enabled || (has(self.servicePrincipal) && has(self.keytabSecretRef))",message="kerberos.enabled needs servicePrincipal and keytabSecretRef"
+type KerberosSpec struct {
+	// Enabled turns Kerberos authentication on.
+	Enabled bool `json:"enabled"`
+
+	// ServicePrincipal is the STS's own principal, for example
+	// "HTTP/sts.example.com@EXAMPLE.COM".
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	ServicePrincipal string `json:"servicePrincipal,omitempty"`
+
+	// KeytabSecretRef names the Secret holding the service keytab (default
+	// key "krb5.keytab").
+	// +optional
+	KeytabSecretRef *SecretKeySelector `json:"keytabSecretRef,omitempty"`
+}
+
+// ReplayDetectionSpec refuses replayed messages and user tokens.
+type ReplayDetectionSpec struct {
+	// Messages refuses a request whose signature or digest was seen within
+	// the freshness window.
+	// +optional
+	Messages bool `json:"messages,omitempty"`
+
+	// UserTokens refuses a UsernameToken nonce that was seen before.
+	// +optional
+	UserTokens bool `json:"userTokens,omitempty"`
+
+	// Store is where seen messages are remembered. In memory by default,
+	// which protects one pod; use redis so that every replica refuses a
+	// replay seen by any other.
+	// +optional
+	Store *ReplayStoreSpec `json:"store,omitempty"`
+}
+
+// ReplayStoreSpec picks the replay store. Give at most one.
+//
+// +kubebuilder:validation:XValidation:rule="!(has(self.memory) && has(self.redis))",message="replayDetection.store takes memory or redis, not both"
+type ReplayStoreSpec struct {
+	// Memory keeps seen messages in each pod, bounded in size.
+	// +optional
+	Memory *MemoryStoreSpec `json:"memory,omitempty"`
+
+	// Redis keeps seen messages in a Redis server shared by all replicas.
+	// +optional
+	Redis *RedisStoreSpec `json:"redis,omitempty"`
+}
+
+// MemoryStoreSpec configures the in-memory replay store.
+type MemoryStoreSpec struct {
+	// MaxEntries bounds the store; the oldest entries go first.
+	// +optional
+	// +kubebuilder:default=100000
+	// +kubebuilder:validation:Minimum=1000
+	MaxEntries int32 `json:"maxEntries,omitempty"`
+}
+
+// RedisStoreSpec connects to a Redis server.
+type RedisStoreSpec struct {
+	// Address is host:port of the Redis server.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	Address string `json:"address"`
+
+	// PasswordSecretRef holds the Redis password (default key "password").
+	// +optional
+	PasswordSecretRef *SecretKeySelector `json:"passwordSecretRef,omitempty"`
+
+	// DB is the Redis database number.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=15
+	DB int32 `json:"db,omitempty"`
+}
+
+// OnBehalfOfSpec governs token translation.
+type OnBehalfOfSpec struct {
+	// AllowedTokenTypes lists which tokens may appear in OnBehalfOf and
+	// ActAs: "UsernameToken", "SAML11", "SAML20", or a custom token type URI
+	// handled by a plug-in. Empty refuses translation.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MaxLength=512
+	AllowedTokenTypes []string `json:"allowedTokenTypes,omitempty"`
+
+	// RequireAuthenticatedRequestor makes the caller that asks for a token on
+	// behalf of someone authenticate itself. On by default.
+	// +optional
+	// +kubebuilder:default=true
+	RequireAuthenticatedRequestor bool `json:"requireAuthenticatedRequestor"`
+}
+
+// SignedPart is a part of the SOAP response that gets signed.
+// +kubebuilder:validation:Enum=Body;Timestamp;To;Action;MessageID;RelatesTo;ReplyTo
+type SignedPart string
+
+// ReferenceType is how a signature refers to the STS certificate.
+// +kubebuilder:validation:Enum=DirectReference;KeyIdentifier;IssuerSerial
+type ReferenceType string
+
+// ResponseSecuritySpec signs responses.
+type ResponseSecuritySpec struct {
+	// SignResponse signs the SOAP response with the signing key.
+	// +optional
+	SignResponse bool `json:"signResponse,omitempty"`
+
+	// SignedParts lists what the response signature covers.
+	// +optional
+	// +kubebuilder:default={Body,Timestamp}
+	// +kubebuilder:validation:MaxItems=7
+	// +listType=set
+	SignedParts []SignedPart `json:"signedParts,omitempty"`
+
+	// ReferenceType is how the signature points at the STS certificate:
+	// DirectReference to a BinarySecurityToken (default), KeyIdentifier
+	// (subject key identifier) or IssuerSerial.
+	// +optional
+	// +kubebuilder:default=DirectReference
+	ReferenceType ReferenceType `json:"referenceType,omitempty"`
+
+	// SkipSignatureOverTLS leaves responses unsigned when the request came
+	// over TLS, which already protects them.
+	// +optional
+	SkipSignatureOverTLS bool `json:"skipSignatureOverTLS,omitempty"`
+}
+
+// SAMLSpec holds STS-wide defaults for assertions.
+type SAMLSpec struct {
+	// AttributeNamespace is the namespace of SAML 1.1 attributes (and the
+	// NameFormat of SAML 2.0 attributes) unless a mapping gives its own, for
+	// example "http://schemas.xmlsoap.org/claims".
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	AttributeNamespace string `json:"attributeNamespace,omitempty"`
+
+	// IncludeMemberships adds the user's roles as a multi-valued attribute.
+	// +optional
+	IncludeMemberships bool `json:"includeMemberships,omitempty"`
+
+	// NameIDMapping is the default way subjects are named.
+	// +optional
+	NameIDMapping *NameIDMapping `json:"nameIDMapping,omitempty"`
+}
+
+// SecurityTokenServiceStatus is what the operator and the STS pods observed.
+type SecurityTokenServiceStatus struct {
+	// Conditions: Ready (the STS serves tokens with the current spec),
+	// SigningKeyValid (the signing key and certificate are usable) and
+	// Available (at least one pod is ready).
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty"`
+
+	// SigningCertificate describes the certificate tokens are signed with.
+	// +optional
+	SigningCertificate *CertificateInfo `json:"signingCertificate,omitempty"`
+
+	// Endpoint is the address the STS answers on.
+	// +optional
+	Endpoint string `json:"endpoint,omitempty"`
+
+	// Replicas is the number of STS pods.
+	// +optional
+	Replicas int32 `json:"replicas,omitempty"`
+
+	// ReadyReplicas is the number of STS pods ready to serve.
+	// +optional
+	ReadyReplicas int32 `json:"readyReplicas,omitempty"`
+
+	// RelyingParties counts the RelyingParty resources that name this STS.
+	// +optional
+	RelyingParties int32 `json:"relyingParties,omitempty"`
+
+	// TrustedIssuers counts the TrustedIssuer resources that name this STS.
+	// +optional
+	TrustedIssuers int32 `json:"trustedIssuers,omitempty"`
+
+	// ObservedGeneration is the generation the status describes.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// SecurityTokenServiceList is a list of SecurityTokenService.
+type SecurityTokenServiceList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []SecurityTokenService `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&SecurityTokenService{}, &SecurityTokenServiceList{})
+}
