@@ -1,0 +1,77 @@
+// Package devkeys makes throw-away signing keys for development and tests:
+// a self-signed certificate and its key, as PEM and as the kubernetes.io/tls
+// Secret manifest the STS reads.
+package devkeys
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"fmt"
+	"math/big"
+	"strings"
+	"time"
+)
+
+// Pair is a PEM certificate and its PEM (PKCS#8) private key.
+type Pair struct {
+	CertPEM, KeyPEM []byte
+	Cert            *x509.Certificate
+	Key             *rsa.PrivateKey
+}
+
+// NewRSA makes a 2048-bit RSA key and a certificate for commonName, valid
+// from an hour before now for the given duration.
+func NewRSA(commonName string, now time.Time, validFor time.Duration) (*Pair, error) {
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	if err != nil {
+		return nil, err
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial,
+		Subject:      pkix.Name{CommonName: commonName, Organization: []string{"trustbroker development"}},
+		NotBefore:    now.Add(-time.Hour),
+		NotAfter:     now.Add(validFor),
+		KeyUsage:     x509.KeyUsageDigitalSignature | x509.KeyUsageKeyEncipherment,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		return nil, err
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		return nil, err
+	}
+	pkcs8, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, err
+	}
+	return &Pair{
+		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
+		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
+		Cert:    cert,
+		Key:     key,
+	}, nil
+}
+
+// SecretYAML renders the pair as a kubernetes.io/tls Secret manifest.
+func (p *Pair) SecretYAML(name string) []byte {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# Development signing key, generated; never commit it.\napiVersion: v1\nkind: Secret\nmetadata:\n  name: %s\ntype: kubernetes.io/tls\nstringData:\n", name)
+	for _, kv := range []struct {
+		k string
+		v []byte
+	}{{"tls.crt", p.CertPEM}, {"tls.key", p.KeyPEM}} {
+		fmt.Fprintf(&b, "  %s: |\n", kv.k)
+		for _, line := range strings.Split(strings.TrimSpace(string(kv.v)), "\n") {
+			fmt.Fprintf(&b, "    %s\n", line)
+		}
+	}
+	return []byte(b.String())
+}

@@ -1,0 +1,64 @@
+package policy
+
+import (
+	"cmp"
+	"slices"
+	"strings"
+)
+
+// SortRelyingParties orders relying parties for RelyingPartyFor: exact
+// endpoints first, then prefixes longest first, ties by name so the order
+// never depends on how the configuration was read.
+func SortRelyingParties(rps []*RelyingParty) {
+	slices.SortFunc(rps, func(a, b *RelyingParty) int {
+		if a.Prefix != b.Prefix {
+			if a.Prefix {
+				return 1
+			}
+			return -1
+		}
+		if c := cmp.Compare(len(b.Endpoint), len(a.Endpoint)); c != 0 {
+			return c
+		}
+		return cmp.Or(cmp.Compare(a.Endpoint, b.Endpoint), cmp.Compare(a.Name, b.Name))
+	})
+}
+
+// RelyingPartyFor returns the relying party for a request's AppliesTo: an
+// exact endpoint match wins, then the longest matching prefix. An empty
+// AppliesTo gets the STS's default relying party, if it has one.
+func (s *Snapshot) RelyingPartyFor(appliesTo string) (*RelyingParty, bool) {
+	if appliesTo == "" {
+		return s.STS.DefaultRelyingParty, s.STS.DefaultRelyingParty != nil
+	}
+	for _, rp := range s.RelyingParties {
+		if rp.Endpoint == appliesTo || (rp.Prefix && strings.HasPrefix(appliesTo, rp.Endpoint)) {
+			return rp, true
+		}
+	}
+	return nil, false
+}
+
+// TrustedIssuerFor returns the trusted issuer with the given Issuer name.
+func (s *Snapshot) TrustedIssuerFor(issuer string) (*TrustedIssuer, bool) {
+	for _, ti := range s.TrustedIssuers {
+		if ti.Issuer == issuer {
+			return ti, true
+		}
+	}
+	return nil, false
+}
+
+// HasAnyRole reports whether roles allows a user with the given roles: an
+// empty allow-list allows everyone.
+func HasAnyRole(allowed, roles []string) bool {
+	if len(allowed) == 0 {
+		return true
+	}
+	for _, r := range roles {
+		if slices.Contains(allowed, r) {
+			return true
+		}
+	}
+	return false
+}

@@ -1,0 +1,175 @@
+// Package policy is the STS's issuance policy as plain, immutable Go values:
+// the STS settings, its relying parties, trusted issuers, keys and users, and
+// the lookups a request needs. A Snapshot is built once per configuration
+// change (internal/source) and swapped in whole, so a request sees one
+// consistent policy from start to end.
+package policy
+
+import (
+	"crypto"
+	"crypto/x509"
+	"net/netip"
+	"sync/atomic"
+	"time"
+)
+
+// Snapshot is one consistent version of the policy. Never modify a Snapshot
+// after it was published.
+type Snapshot struct {
+	// Generation increases with every new snapshot.
+	Generation uint64
+	STS        STS
+	// RelyingParties is ordered for lookup: see RelyingPartyFor.
+	RelyingParties []*RelyingParty
+	TrustedIssuers []*TrustedIssuer
+	// Users checks user names and passwords; nil when no user store is set.
+	Users UserStore
+}
+
+// STS is the SecurityTokenService's settings.
+type STS struct {
+	Namespace, Name string
+	// Issuer names the STS in every token it issues.
+	Issuer string
+	// Endpoint is the public URL of the STS.
+	Endpoint      string
+	Signing       SigningKey
+	TokenLifetime time.Duration
+	MaxClockSkew  time.Duration
+
+	UsernameToken UsernameTokenAuth
+	// AllowedRoles lets only users with one of these roles obtain tokens;
+	// empty allows every authenticated user.
+	AllowedRoles []string
+
+	ReplayMessages   bool
+	ReplayUserTokens bool
+	// ReplayMaxEntries bounds the in-memory replay store.
+	ReplayMaxEntries int
+
+	// TrustedAddresses are the client networks allowed to call; empty allows all.
+	TrustedAddresses []netip.Prefix
+
+	SAML SAMLDefaults
+	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
+	DefaultRelyingParty *RelyingParty
+}
+
+// SigningKey signs tokens: any crypto.Signer, so keys may live in an HSM.
+type SigningKey struct {
+	Signer crypto.Signer
+	// Chain is the signing certificate first, then its issuers.
+	Chain []*x509.Certificate
+	// SignatureAlgorithm and DigestAlgorithm use the API's names
+	// (rsa-sha256, sha256, ...).
+	SignatureAlgorithm string
+	DigestAlgorithm    string
+}
+
+// UsernameTokenAuth says which UsernameTokens are accepted.
+type UsernameTokenAuth struct {
+	Enabled     bool
+	AllowText   bool
+	AllowDigest bool
+}
+
+// SAMLDefaults are the STS-wide assertion settings a relying party inherits.
+type SAMLDefaults struct {
+	AttributeNamespace string
+	IncludeMemberships bool
+	NameID             NameID
+}
+
+// NameID says how a token's subject is named.
+type NameID struct {
+	// Format is the NameID format URI.
+	Format string
+	// Attribute is the user attribute used as NameID; empty = the user name.
+	Attribute string
+}
+
+// TokenType is the kind of token a relying party receives.
+type TokenType string
+
+// Token types.
+const (
+	SAML20 TokenType = "SAML20"
+	SAML11 TokenType = "SAML11"
+)
+
+// KeyType is a kind of proof a token carries.
+type KeyType string
+
+// Key types, named as in the API.
+const (
+	Bearer        KeyType = "Bearer"
+	SymmetricKey  KeyType = "SymmetricKey"
+	PublicKey     KeyType = "PublicKey"
+	SenderVouches KeyType = "SenderVouches"
+)
+
+// RelyingParty is an application the STS issues tokens for.
+type RelyingParty struct {
+	Namespace, Name string
+	// Endpoint is compared with the request's AppliesTo.
+	Endpoint string
+	// Prefix matches every AppliesTo that starts with Endpoint.
+	Prefix          bool
+	Audiences       []string
+	TokenType       TokenType
+	AllowedKeyTypes []KeyType
+	NameID          NameID
+	Attributes      []AttributeMapping
+	// IncludeMemberships adds the user's roles as an attribute.
+	IncludeMemberships     bool
+	AttributeStatementOnly bool
+	TokenLifetime          time.Duration
+	AllowedRoles           []string
+	// Encryption is nil when tokens are not encrypted.
+	Encryption *Encryption
+}
+
+// AttributeMapping puts the user attribute From into the token as Name.
+type AttributeMapping struct {
+	Name      string
+	From      string
+	Namespace string
+}
+
+// Encryption encrypts tokens for a relying party.
+type Encryption struct {
+	Certificates  []*x509.Certificate
+	DataAlgorithm string
+	KeyTransport  string
+}
+
+// TrustedIssuer is another issuer whose tokens the STS accepts.
+type TrustedIssuer struct {
+	Namespace, Name string
+	Issuer          string
+	Certificates    []*x509.Certificate
+	AllowedUsages   []string
+	TokenTypes      []TokenType
+}
+
+// AllowsKeyType reports whether the relying party accepts tokens of kind k.
+func (rp *RelyingParty) AllowsKeyType(k KeyType) bool {
+	for _, a := range rp.AllowedKeyTypes {
+		if a == k {
+			return true
+		}
+	}
+	return false
+}
+
+// Holder publishes the current snapshot to concurrent readers. Readers take
+// the snapshot once per request and use only that one.
+type Holder struct {
+	current atomic.Pointer[Snapshot]
+}
+
+// Load returns the current snapshot, or nil before the first was published.
+func (h *Holder) Load() *Snapshot { return h.current.Load() }
+
+// Publish makes s the current snapshot.
+func (h *Holder) Publish(s *Snapshot) { h.current.Store(s) }

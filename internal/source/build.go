@@ -1,0 +1,314 @@
+// Package source builds policy snapshots from the API objects, whether they
+// come from a manifests folder (standalone) or from the Kubernetes API, and
+// publishes them atomically.
+package source
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"strings"
+	"time"
+
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/userstore"
+)
+
+// Builder turns Objects into policy snapshots for one SecurityTokenService.
+type Builder struct {
+	// STS names the SecurityTokenService to serve; an empty Name serves the
+	// only one there is.
+	STS types.NamespacedName
+	// Passwords remembers verified passwords across snapshots.
+	Passwords *userstore.VerifiedCache
+}
+
+// Problem is an object that could not be used. The snapshot keeps that
+// object's last good version, if there was one.
+type Problem struct {
+	Kind string
+	types.NamespacedName
+	Err error
+}
+
+func (p Problem) Error() string { return fmt.Sprintf("%s %s: %v", p.Kind, p.NamespacedName, p.Err) }
+
+// Build makes a snapshot from objs. An error about the STS itself (missing,
+// no usable signing key or user store) fails the build, so the caller keeps
+// serving the previous snapshot; a bad relying party or trusted issuer is
+// reported as a Problem and replaced by its version in prev, if any.
+func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot, []Problem, error) {
+	sts, err := b.pickSTS(objs)
+	if err != nil {
+		return nil, nil, err
+	}
+	r := resolver{objs: objs, namespace: sts.Namespace}
+	snap := &policy.Snapshot{}
+	if prev != nil {
+		snap.Generation = prev.Generation
+	}
+	snap.Generation++
+	if snap.STS, err = stsPolicy(sts, r); err != nil {
+		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+	if snap.Users, err = b.users(sts, r); err != nil {
+		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
+	}
+
+	var problems []Problem
+	for _, o := range objs.RelyingParties {
+		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name {
+			continue
+		}
+		rp, err := relyingPartyPolicy(o, &snap.STS, r)
+		if err != nil {
+			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: key(o.Namespace, o.Name), Err: err})
+			rp = previousRelyingParty(prev, o.Namespace, o.Name)
+		}
+		if rp != nil {
+			snap.RelyingParties = append(snap.RelyingParties, rp)
+		}
+	}
+	policy.SortRelyingParties(snap.RelyingParties)
+	for _, o := range objs.TrustedIssuers {
+		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name {
+			continue
+		}
+		ti, err := trustedIssuerPolicy(o, r)
+		if err != nil {
+			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: key(o.Namespace, o.Name), Err: err})
+			ti = previousTrustedIssuer(prev, o.Namespace, o.Name)
+		}
+		if ti != nil {
+			snap.TrustedIssuers = append(snap.TrustedIssuers, ti)
+		}
+	}
+	if ref := sts.Spec.DefaultRelyingPartyRef; ref != nil {
+		for _, rp := range snap.RelyingParties {
+			if rp.Name == ref.Name {
+				snap.STS.DefaultRelyingParty = rp
+			}
+		}
+		if snap.STS.DefaultRelyingParty == nil {
+			problems = append(problems, Problem{Kind: "SecurityTokenService", NamespacedName: key(sts.Namespace, sts.Name),
+				Err: fmt.Errorf("defaultRelyingPartyRef names RelyingParty %q, which does not exist or is not bound to this STS", ref.Name)})
+		}
+	}
+	return snap, problems, nil
+}
+
+func key(namespace, name string) types.NamespacedName {
+	return types.NamespacedName{Namespace: namespace, Name: name}
+}
+
+func (b *Builder) pickSTS(objs *Objects) (*stsv1alpha1.SecurityTokenService, error) {
+	if b.STS.Name != "" {
+		for _, s := range objs.SecurityTokenServices {
+			if s.Name == b.STS.Name && (b.STS.Namespace == "" || s.Namespace == b.STS.Namespace) {
+				return s, nil
+			}
+		}
+		return nil, fmt.Errorf("SecurityTokenService %s not found", b.STS)
+	}
+	switch len(objs.SecurityTokenServices) {
+	case 1:
+		return objs.SecurityTokenServices[0], nil
+	case 0:
+		return nil, errors.New("no SecurityTokenService found")
+	default:
+		return nil, fmt.Errorf("%d SecurityTokenServices found: name the one to serve", len(objs.SecurityTokenServices))
+	}
+}
+
+func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, error) {
+	spec := o.Spec
+	p := policy.STS{
+		Namespace:     o.Namespace,
+		Name:          o.Name,
+		Issuer:        spec.Issuer,
+		Endpoint:      spec.Endpoint,
+		TokenLifetime: durationOr(spec.TokenLifetime, time.Hour),
+		MaxClockSkew:  durationOr(spec.MaxClockSkew, 5*time.Minute),
+		AllowedRoles:  spec.Authentication.AllowedRoles,
+		SAML: policy.SAMLDefaults{
+			AttributeNamespace: spec.SAML.AttributeNamespace,
+			IncludeMemberships: spec.SAML.IncludeMemberships,
+			NameID:             nameID(spec.SAML.NameIDMapping, policy.NameID{}),
+		},
+		ReplayMessages:   spec.ReplayDetection.Messages,
+		ReplayUserTokens: spec.ReplayDetection.UserTokens,
+		ReplayMaxEntries: 100000,
+	}
+	if s := spec.ReplayDetection.Store; s != nil && s.Memory != nil && s.Memory.MaxEntries > 0 {
+		p.ReplayMaxEntries = int(s.Memory.MaxEntries)
+	}
+	if ut := spec.Authentication.UsernameToken; ut != nil {
+		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
+	}
+	for _, a := range spec.TrustedAddresses {
+		prefix, err := parseAddress(a)
+		if err != nil {
+			return p, fmt.Errorf("trustedAddresses: %w", err)
+		}
+		p.TrustedAddresses = append(p.TrustedAddresses, prefix)
+	}
+
+	certPEM, keyPEM, err := r.keyPair(spec.Signing.SecretRef)
+	if err != nil {
+		return p, fmt.Errorf("signing key: %w", err)
+	}
+	signer, chain, err := parseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
+	}
+	p.Signing = policy.SigningKey{
+		Signer:             signer,
+		Chain:              chain,
+		SignatureAlgorithm: stringOr(string(spec.Signing.SignatureAlgorithm), "rsa-sha256"),
+		DigestAlgorithm:    stringOr(string(spec.Signing.DigestAlgorithm), "sha256"),
+	}
+	if err := checkSigningKey(signer, p.Signing.SignatureAlgorithm); err != nil {
+		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
+	}
+	return p, nil
+}
+
+func (b *Builder) users(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.UserStore, error) {
+	ut := o.Spec.Authentication.UsernameToken
+	if ut == nil || !ut.Enabled || ut.UserStore == nil {
+		return nil, nil
+	}
+	if ut.UserStore.LDAP != nil {
+		return nil, errors.New("the LDAP user store is not available yet: use userStore.secretRef")
+	}
+	data, err := r.secretKey(*ut.UserStore.SecretRef, "users.yaml")
+	if err != nil {
+		return nil, fmt.Errorf("user store: %w", err)
+	}
+	users, err := userstore.ParseUsers(data, b.Passwords)
+	if err != nil {
+		return nil, fmt.Errorf("user store Secret %s: %w", ut.UserStore.SecretRef.Name, err)
+	}
+	return users, nil
+}
+
+func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver) (*policy.RelyingParty, error) {
+	spec := o.Spec
+	rp := &policy.RelyingParty{
+		Namespace:              o.Namespace,
+		Name:                   o.Name,
+		Endpoint:               spec.Endpoint,
+		Prefix:                 spec.Match == stsv1alpha1.MatchPrefix,
+		Audiences:              spec.Audiences,
+		TokenType:              policy.TokenType(stringOr(string(spec.TokenType), string(policy.SAML20))),
+		NameID:                 nameID(spec.NameID, sts.SAML.NameID),
+		IncludeMemberships:     sts.SAML.IncludeMemberships,
+		AttributeStatementOnly: spec.AttributeStatementOnly,
+		TokenLifetime:          durationOr(spec.TokenLifetime, sts.TokenLifetime),
+		AllowedRoles:           spec.AllowedRoles,
+	}
+	if len(rp.Audiences) == 0 {
+		rp.Audiences = []string{spec.Endpoint}
+	}
+	if spec.IncludeMemberships != nil {
+		rp.IncludeMemberships = *spec.IncludeMemberships
+	}
+	for _, k := range spec.AllowedKeyTypes {
+		rp.AllowedKeyTypes = append(rp.AllowedKeyTypes, policy.KeyType(k))
+	}
+	if len(rp.AllowedKeyTypes) == 0 {
+		rp.AllowedKeyTypes = []policy.KeyType{policy.Bearer, policy.SymmetricKey, policy.PublicKey}
+	}
+	for _, a := range spec.Attributes {
+		rp.Attributes = append(rp.Attributes, policy.AttributeMapping{Name: a.Name, From: a.From, Namespace: stringOr(a.Namespace, sts.SAML.AttributeNamespace)})
+	}
+	if e := spec.Encryption; e != nil && e.Enabled {
+		certs, err := r.certificates(e.Certificate)
+		if err != nil {
+			return nil, fmt.Errorf("encryption certificate: %w", err)
+		}
+		rp.Encryption = &policy.Encryption{
+			Certificates:  certs,
+			DataAlgorithm: stringOr(string(e.DataAlgorithm), "aes256-gcm"),
+			KeyTransport:  stringOr(string(e.KeyTransport), "rsa-oaep"),
+		}
+	}
+	return rp, nil
+}
+
+func trustedIssuerPolicy(o *stsv1alpha1.TrustedIssuer, r resolver) (*policy.TrustedIssuer, error) {
+	certs, err := r.certificates(&o.Spec.Certificates)
+	if err != nil {
+		return nil, fmt.Errorf("certificates: %w", err)
+	}
+	ti := &policy.TrustedIssuer{Namespace: o.Namespace, Name: o.Name, Issuer: o.Spec.Issuer, Certificates: certs}
+	for _, u := range o.Spec.AllowedUsages {
+		ti.AllowedUsages = append(ti.AllowedUsages, string(u))
+	}
+	for _, t := range o.Spec.TokenTypes {
+		ti.TokenTypes = append(ti.TokenTypes, policy.TokenType(t))
+	}
+	return ti, nil
+}
+
+func nameID(m *stsv1alpha1.NameIDMapping, inherited policy.NameID) policy.NameID {
+	if m == nil {
+		return inherited
+	}
+	return policy.NameID{Format: stringOr(m.Format, inherited.Format), Attribute: stringOr(m.Attribute, inherited.Attribute)}
+}
+
+func parseAddress(s string) (netip.Prefix, error) {
+	if strings.Contains(s, "/") {
+		return netip.ParsePrefix(s)
+	}
+	a, err := netip.ParseAddr(s)
+	if err != nil {
+		return netip.Prefix{}, err
+	}
+	return netip.PrefixFrom(a, a.BitLen()), nil
+}
+
+func stringOr(s, fallback string) string {
+	if s == "" {
+		return fallback
+	}
+	return s
+}
+
+func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
+	if d == nil || d.Duration == 0 {
+		return fallback
+	}
+	return d.Duration
+}
+
+// previousRelyingParty is the last good version of a relying party.
+func previousRelyingParty(prev *policy.Snapshot, namespace, name string) *policy.RelyingParty {
+	if prev == nil {
+		return nil
+	}
+	for _, rp := range prev.RelyingParties {
+		if rp.Namespace == namespace && rp.Name == name {
+			return rp
+		}
+	}
+	return nil
+}
+
+// previousTrustedIssuer is the last good version of a trusted issuer.
+func previousTrustedIssuer(prev *policy.Snapshot, namespace, name string) *policy.TrustedIssuer {
+	if prev == nil {
+		return nil
+	}
+	for _, ti := range prev.TrustedIssuers {
+		if ti.Namespace == namespace && ti.Name == name {
+			return ti
+		}
+	}
+	return nil
+}

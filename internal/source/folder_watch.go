@@ -1,0 +1,72 @@
+package source
+
+import (
+	"context"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/go-logr/logr"
+
+	"github.com/trustbroker/trustbroker/internal/policy"
+)
+
+// settle is how long the folder must be quiet before it is read again: an
+// editor's save or a ConfigMap volume's symlink swap is several events.
+const settle = 100 * time.Millisecond
+
+// FolderSource keeps a policy.Holder in step with a manifests folder.
+type FolderSource struct {
+	Dir     string
+	Folder  *Folder
+	Builder *Builder
+	Holder  *policy.Holder
+	Log     logr.Logger
+}
+
+// Load reads the folder and publishes a new snapshot. On any error the
+// current snapshot stays published and the error is returned.
+func (s *FolderSource) Load() error {
+	objs, err := s.Folder.Read(s.Dir)
+	if err != nil {
+		return err
+	}
+	snap, problems, err := s.Builder.Build(objs, s.Holder.Load())
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		s.Log.Error(p.Err, "object not used; its last good version, if any, stays in force", "kind", p.Kind, "object", p.NamespacedName.String())
+	}
+	s.Holder.Publish(snap)
+	s.Log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
+	return nil
+}
+
+// Watch reloads the folder after every change until ctx ends. It watches the
+// folder, not the files, because edits arrive as atomic renames.
+func (s *FolderSource) Watch(ctx context.Context) error {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		return err
+	}
+	defer w.Close()
+	if err := w.Add(s.Dir); err != nil {
+		return err
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-w.Events:
+			timer.Reset(settle)
+		case err := <-w.Errors:
+			s.Log.Error(err, "watching the manifests folder")
+		case <-timer.C:
+			if err := s.Load(); err != nil {
+				s.Log.Error(err, "manifests folder not loaded; the last good policy stays in force", "dir", s.Dir)
+			}
+		}
+	}
+}

@@ -1,0 +1,126 @@
+// Package userstore holds the user stores the STS checks passwords against:
+// the users list from a Secret, and (later) an LDAP directory.
+package userstore
+
+import (
+	"context"
+	"crypto/subtle"
+	"fmt"
+
+	"golang.org/x/crypto/bcrypt"
+	"sigs.k8s.io/yaml"
+
+	"github.com/trustbroker/trustbroker/internal/policy"
+)
+
+// entry is one user of the users.yaml list.
+type entry struct {
+	Username     string                     `json:"username"`
+	PasswordHash string                     `json:"passwordHash,omitempty"`
+	Password     string                     `json:"password,omitempty"`
+	Roles        []string                   `json:"roles,omitempty"`
+	Attributes   map[string]attributeValues `json:"attributes,omitempty"`
+}
+
+// attributeValues accepts an attribute written as one value or a list.
+type attributeValues []string
+
+func (v *attributeValues) UnmarshalJSON(b []byte) error {
+	var one string
+	if err := yaml.Unmarshal(b, &one); err == nil {
+		*v = []string{one}
+		return nil
+	}
+	var many []string
+	if err := yaml.Unmarshal(b, &many); err != nil {
+		return fmt.Errorf("an attribute is a string or a list of strings: %w", err)
+	}
+	*v = many
+	return nil
+}
+
+// Static is a user store read from a users Secret. It is immutable: a
+// changed Secret makes a new Static.
+type Static struct {
+	users map[string]entry
+	cache *VerifiedCache
+}
+
+// dummyHash is compared against when the user does not exist, so that an
+// unknown user costs as much time as a wrong password.
+var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
+
+// ParseUsers reads the users.yaml list. cache may be shared between the
+// stores built from successive versions of the Secret.
+func ParseUsers(data []byte, cache *VerifiedCache) (*Static, error) {
+	var list []entry
+	if err := yaml.UnmarshalStrict(data, &list); err != nil {
+		return nil, fmt.Errorf("users.yaml: %w", err)
+	}
+	users := make(map[string]entry, len(list))
+	for i, u := range list {
+		switch {
+		case u.Username == "":
+			return nil, fmt.Errorf("users.yaml: entry %d has no username", i+1)
+		case u.PasswordHash == "" && u.Password == "":
+			return nil, fmt.Errorf("users.yaml: user %q has neither passwordHash nor password", u.Username)
+		}
+		if u.PasswordHash != "" {
+			if _, err := bcrypt.Cost([]byte(u.PasswordHash)); err != nil {
+				return nil, fmt.Errorf("users.yaml: user %q: passwordHash is not a bcrypt hash: %w", u.Username, err)
+			}
+		}
+		if _, dup := users[u.Username]; dup {
+			return nil, fmt.Errorf("users.yaml: user %q is listed twice", u.Username)
+		}
+		users[u.Username] = u
+	}
+	if cache == nil {
+		cache = NewVerifiedCache(DefaultCacheSize, DefaultCacheTTL)
+	}
+	return &Static{users: users, cache: cache}, nil
+}
+
+// Authenticate checks a clear-text password.
+func (s *Static) Authenticate(_ context.Context, username, password string) (*policy.User, error) {
+	u, ok := s.users[username]
+	if !ok {
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+		return nil, policy.ErrBadCredentials
+	}
+	if u.PasswordHash == "" {
+		if subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
+			return nil, policy.ErrBadCredentials
+		}
+		return u.user(), nil
+	}
+	key := s.cache.key(username, password, u.PasswordHash)
+	if s.cache.hit(key) {
+		return u.user(), nil
+	}
+	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {
+		return nil, policy.ErrBadCredentials
+	}
+	s.cache.add(key)
+	return u.user(), nil
+}
+
+// PlainPassword returns a user's plain password for PasswordDigest checks.
+func (s *Static) PlainPassword(_ context.Context, username string) (string, *policy.User, error) {
+	u, ok := s.users[username]
+	if !ok {
+		return "", nil, policy.ErrBadCredentials
+	}
+	if u.Password == "" {
+		return "", nil, policy.ErrNoPlainPassword
+	}
+	return u.Password, u.user(), nil
+}
+
+func (u entry) user() *policy.User {
+	attrs := make(map[string][]string, len(u.Attributes))
+	for k, v := range u.Attributes {
+		attrs[k] = v
+	}
+	return &policy.User{Name: u.Username, Roles: u.Roles, Attributes: attrs}
+}
