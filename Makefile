@@ -52,8 +52,15 @@ verify: $(CONTROLLER_GEN) ## Fail when generated files are stale or Go files are
 
 ##@ Build
 
+STANDALONE := config/samples/standalone
+
+.PHONY: run
+run: build ## Serve the standalone STS on http://127.0.0.1:8080/sts (dev signing key made on first run).
+	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml --cert-out $(BIN)/dev-sts-signing.crt
+	$(BIN)/sts serve --manifests $(STANDALONE)
+
 .PHONY: build
-build: ## Build the operator binary into bin/.
+build: ## Build the sts and operator binaries into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/ ./cmd/...
 
 .PHONY: docker-build

@@ -66,7 +66,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		}
 		rp, err := relyingPartyPolicy(o, &snap.STS, r)
 		if err != nil {
-			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: key(o.Namespace, o.Name), Err: err})
+			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err})
 			rp = previousRelyingParty(prev, o.Namespace, o.Name)
 		}
 		if rp != nil {
@@ -80,7 +80,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		}
 		ti, err := trustedIssuerPolicy(o, r)
 		if err != nil {
-			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: key(o.Namespace, o.Name), Err: err})
+			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Err: err})
 			ti = previousTrustedIssuer(prev, o.Namespace, o.Name)
 		}
 		if ti != nil {
@@ -94,14 +94,15 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 			}
 		}
 		if snap.STS.DefaultRelyingParty == nil {
-			problems = append(problems, Problem{Kind: "SecurityTokenService", NamespacedName: key(sts.Namespace, sts.Name),
+			problems = append(problems, Problem{Kind: "SecurityTokenService", NamespacedName: Key(sts.Namespace, sts.Name),
 				Err: fmt.Errorf("defaultRelyingPartyRef names RelyingParty %q, which does not exist or is not bound to this STS", ref.Name)})
 		}
 	}
 	return snap, problems, nil
 }
 
-func key(namespace, name string) types.NamespacedName {
+// Key names an object.
+func Key(namespace, name string) types.NamespacedName {
 	return types.NamespacedName{Namespace: namespace, Name: name}
 }
 

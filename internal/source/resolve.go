@@ -18,7 +18,7 @@ type resolver struct {
 }
 
 func (r resolver) secret(name string) (*corev1.Secret, error) {
-	s, ok := r.objs.Secrets[key(r.namespace, name)]
+	s, ok := r.objs.Secrets[Key(r.namespace, name)]
 	if !ok {
 		return nil, fmt.Errorf("Secret %s/%s not found", r.namespace, name)
 	}
@@ -67,7 +67,7 @@ func (r resolver) certificates(src *stsv1alpha1.CertificateSource) ([]*x509.Cert
 			return nil, err
 		}
 	case src.ConfigMapRef != nil:
-		c, ok := r.objs.ConfigMaps[key(r.namespace, src.ConfigMapRef.Name)]
+		c, ok := r.objs.ConfigMaps[Key(r.namespace, src.ConfigMapRef.Name)]
 		if !ok {
 			return nil, fmt.Errorf("ConfigMap %s/%s not found", r.namespace, src.ConfigMapRef.Name)
 		}

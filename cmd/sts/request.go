@@ -1,0 +1,65 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"net/http"
+	"os"
+	"time"
+
+	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/devkeys"
+)
+
+func request(args []string) error {
+	fs := flag.NewFlagSet("request", flag.ExitOnError)
+	var r client.Request
+	fs.StringVar(&r.Endpoint, "endpoint", "http://127.0.0.1:8080/sts", "the STS endpoint")
+	fs.StringVar(&r.Username, "username", "", "user name")
+	fs.StringVar(&r.Password, "password", "", "password")
+	fs.StringVar(&r.AppliesTo, "applies-to", "", "the relying party's address (AppliesTo)")
+	fs.StringVar(&r.TokenType, "token-type", "", "saml2 or saml1; empty = the relying party's default")
+	fs.StringVar(&r.SOAP, "soap", "1.2", "SOAP version: 1.1 or 1.2")
+	fs.StringVar(&r.Trust, "trust", "1.3", "WS-Trust version: 1.3 or 2005")
+	fs.BoolVar(&r.Digest, "digest", false, "send a PasswordDigest instead of the password")
+	_ = fs.Parse(args)
+	if r.Username == "" {
+		return errors.New("--username is required")
+	}
+	r.Now = time.Now()
+	_, body, err := r.Do(&http.Client{Timeout: 30 * time.Second})
+	if err != nil {
+		return err
+	}
+	token, err := client.Token(body)
+	if err != nil {
+		return err
+	}
+	fmt.Println(token)
+	return nil
+}
+
+func devKey(args []string) error {
+	fs := flag.NewFlagSet("dev-key", flag.ExitOnError)
+	out := fs.String("out", "", "file to write the kubernetes.io/tls Secret manifest to; kept when it exists")
+	name := fs.String("name", "", "name of the Secret")
+	certOut := fs.String("cert-out", "", "also write the certificate as PEM here (to verify tokens with)")
+	_ = fs.Parse(args)
+	if *out == "" || *name == "" {
+		return errors.New("--out and --name are required")
+	}
+	if _, err := os.Stat(*out); err == nil {
+		return nil
+	}
+	pair, err := devkeys.NewRSA(*name, time.Now(), 365*24*time.Hour)
+	if err != nil {
+		return err
+	}
+	if *certOut != "" {
+		if err := os.WriteFile(*certOut, pair.CertPEM, 0o644); err != nil {
+			return err
+		}
+	}
+	return os.WriteFile(*out, pair.SecretYAML(*name), 0o600)
+}

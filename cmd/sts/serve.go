@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/trustbroker/trustbroker/internal/issuer"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/server"
+	"github.com/trustbroker/trustbroker/internal/source"
+	"github.com/trustbroker/trustbroker/internal/userstore"
+	"github.com/trustbroker/trustbroker/internal/wssec"
+)
+
+func serve(args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ExitOnError)
+	manifests := fs.String("manifests", "", "serve the STS described by the manifests in this folder, reloading on every change")
+	kube := fs.Bool("kube", false, "read the resources from the Kubernetes API (in a cluster)")
+	name := fs.String("name", "", "the SecurityTokenService to serve; may be omitted when the folder holds one")
+	namespace := fs.String("namespace", "", "the namespace of the SecurityTokenService")
+	listen := fs.String("listen", "127.0.0.1:8080", "plain HTTP address of the STS endpoint")
+	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
+	_ = fs.Parse(args)
+	if *kube {
+		return errors.New("--kube is not available in this build yet; use --manifests")
+	}
+	if *manifests == "" {
+		return errors.New("--manifests DIR is required")
+	}
+	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+
+	folder, err := source.NewFolder()
+	if err != nil {
+		return err
+	}
+	holder := &policy.Holder{}
+	src := &source.FolderSource{
+		Dir:     *manifests,
+		Folder:  folder,
+		Builder: &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)},
+		Holder:  holder,
+		Log:     log.WithName("source"),
+	}
+	if err := src.Load(); err != nil {
+		return fmt.Errorf("loading %s: %w", *manifests, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	go func() {
+		if err := src.Watch(ctx); err != nil {
+			log.Error(err, "watching the manifests folder stopped; the current policy stays in force")
+		}
+	}()
+
+	sts := &server.Server{
+		Policy: holder,
+		Issuer: &issuer.Issuer{},
+		Replay: wssec.NewMemoryReplayStore(holder.Load().STS.ReplayMaxEntries, time.Now),
+		Now:    time.Now,
+		Log:    log.WithName("sts"),
+	}
+	metrics := http.NewServeMux()
+	metrics.Handle("GET /metrics", promhttp.Handler())
+	metrics.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	metrics.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if err := sts.Ready(r.Context()); err != nil {
+			http.Error(w, err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintln(w, "ok")
+	})
+	servers := []*http.Server{
+		{Addr: *listen, Handler: sts.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10},
+		{Addr: *metricsListen, Handler: metrics, ReadHeaderTimeout: 10 * time.Second},
+	}
+	errs := make(chan error, len(servers))
+	for _, s := range servers {
+		go func() { errs <- s.ListenAndServe() }()
+	}
+	log.Info("serving", "sts", "http://"+*listen+"/sts", "metrics", "http://"+*metricsListen+"/metrics")
+	select {
+	case err = <-errs:
+	case <-ctx.Done():
+	}
+	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	for _, s := range servers {
+		_ = s.Shutdown(shutdown)
+	}
+	if errors.Is(err, http.ErrServerClosed) {
+		return nil
+	}
+	return err
+}

@@ -1,0 +1,161 @@
+// Package client is a small WS-Trust client: it asks an STS for a token with
+// a UsernameToken, for the `sts request` command and for end-to-end tests.
+package client
+
+import (
+	"bytes"
+	"crypto/rand"
+	"crypto/sha1"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/beevik/etree"
+)
+
+// Request says what to ask for.
+type Request struct {
+	Endpoint  string
+	Username  string
+	Password  string
+	AppliesTo string
+	// TokenType is "saml2", "saml1" or "" (the relying party's default).
+	TokenType string
+	// SOAP is "1.1" or "1.2"; Trust is "1.3" or "2005".
+	SOAP, Trust string
+	// Digest sends a PasswordDigest instead of the password.
+	Digest bool
+	Now    time.Time
+}
+
+const (
+	nsSOAP11  = "http://schemas.xmlsoap.org/soap/envelope/"
+	nsSOAP12  = "http://www.w3.org/2003/05/soap-envelope"
+	nsWSA     = "http://www.w3.org/2005/08/addressing"
+	nsWSSE    = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	nsWSU     = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+	nsWSP     = "http://schemas.xmlsoap.org/ws/2004/09/policy"
+	nsTrust13 = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
+	nsTrust05 = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+	utProfile = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-username-token-profile-1.0"
+)
+
+// Envelope builds the request message and its Content-Type.
+func (r Request) Envelope() ([]byte, string, error) {
+	soapNS, contentType := nsSOAP12, "application/soap+xml; charset=utf-8"
+	if r.SOAP == "1.1" {
+		soapNS, contentType = nsSOAP11, "text/xml; charset=utf-8"
+	}
+	trustNS, keyType := nsTrust13, nsTrust13+"/Bearer"
+	if r.Trust == "2005" {
+		trustNS, keyType = nsTrust05, "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey"
+	}
+	doc := etree.NewDocument()
+	env := doc.CreateElement("s:Envelope")
+	env.CreateAttr("xmlns:s", soapNS)
+	env.CreateAttr("xmlns:a", nsWSA)
+	env.CreateAttr("xmlns:o", nsWSSE)
+	env.CreateAttr("xmlns:u", nsWSU)
+	header := env.CreateElement("s:Header")
+	header.CreateElement("a:Action").SetText(trustNS + "/RST/Issue")
+	header.CreateElement("a:MessageID").SetText("urn:uuid:" + uuid())
+	header.CreateElement("a:To").SetText(r.Endpoint)
+	sec := header.CreateElement("o:Security")
+	ts := sec.CreateElement("u:Timestamp")
+	ts.CreateAttr("u:Id", "_0")
+	ts.CreateElement("u:Created").SetText(r.Now.UTC().Format("2006-01-02T15:04:05.000Z"))
+	ts.CreateElement("u:Expires").SetText(r.Now.Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
+	ut := sec.CreateElement("o:UsernameToken")
+	ut.CreateAttr("u:Id", "uuid-"+uuid())
+	ut.CreateElement("o:Username").SetText(r.Username)
+	if r.Digest {
+		nonce := make([]byte, 16)
+		_, _ = rand.Read(nonce)
+		created := r.Now.UTC().Format("2006-01-02T15:04:05.000Z")
+		sum := sha1.Sum(append(append(append([]byte{}, nonce...), created...), r.Password...))
+		pw := ut.CreateElement("o:Password")
+		pw.CreateAttr("Type", utProfile+"#PasswordDigest")
+		pw.SetText(base64.StdEncoding.EncodeToString(sum[:]))
+		n := ut.CreateElement("o:Nonce")
+		n.CreateAttr("EncodingType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary")
+		n.SetText(base64.StdEncoding.EncodeToString(nonce))
+		ut.CreateElement("u:Created").SetText(created)
+	} else {
+		ut.CreateElement("o:Password").SetText(r.Password)
+	}
+	body := env.CreateElement("s:Body")
+	rst := body.CreateElement("t:RequestSecurityToken")
+	rst.CreateAttr("xmlns:t", trustNS)
+	if r.AppliesTo != "" {
+		at := rst.CreateElement("wsp:AppliesTo")
+		at.CreateAttr("xmlns:wsp", nsWSP)
+		at.CreateElement("a:EndpointReference").CreateElement("a:Address").SetText(r.AppliesTo)
+	}
+	switch r.TokenType {
+	case "saml2":
+		rst.CreateElement("t:TokenType").SetText("urn:oasis:names:tc:SAML:2.0:assertion")
+	case "saml1":
+		rst.CreateElement("t:TokenType").SetText("urn:oasis:names:tc:SAML:1.0:assertion")
+	case "":
+	default:
+		return nil, "", fmt.Errorf("token type %q: use saml2 or saml1", r.TokenType)
+	}
+	rst.CreateElement("t:KeyType").SetText(keyType)
+	rst.CreateElement("t:RequestType").SetText(trustNS + "/Issue")
+	b, err := doc.WriteToBytes()
+	return b, contentType, err
+}
+
+// Do sends the request and returns the HTTP status and the response body.
+func (r Request) Do(hc *http.Client) (int, []byte, error) {
+	body, contentType, err := r.Envelope()
+	if err != nil {
+		return 0, nil, err
+	}
+	req, err := http.NewRequest(http.MethodPost, r.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Content-Type", contentType)
+	if r.SOAP == "1.1" {
+		req.Header.Set("SOAPAction", `"`+nsTrust13+"/RST/Issue"+`"`)
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer resp.Body.Close()
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	return resp.StatusCode, out, err
+}
+
+// Token returns the issued token of an RSTR response, serialised, or the
+// fault reason as an error.
+func Token(response []byte) (string, error) {
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(response); err != nil {
+		return "", fmt.Errorf("the response is not XML: %w", err)
+	}
+	if rst := doc.FindElement("//RequestedSecurityToken"); rst != nil && len(rst.ChildElements()) == 1 {
+		tok := etree.NewDocument()
+		tok.SetRoot(rst.ChildElements()[0].Copy())
+		return tok.WriteToString()
+	}
+	if reason := doc.FindElement("//Reason/Text"); reason != nil {
+		return "", fmt.Errorf("fault: %s", reason.Text())
+	}
+	if reason := doc.FindElement("//faultstring"); reason != nil {
+		return "", fmt.Errorf("fault: %s", reason.Text())
+	}
+	return "", fmt.Errorf("the response holds no token")
+}
+
+func uuid() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}

@@ -1,0 +1,180 @@
+// Package issuer decides what token a request gets: it takes who the caller
+// is, what they asked for and the current policy, and returns the signed
+// token inside the RSTR to send back.
+package issuer
+
+import (
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/saml"
+	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/wstrust"
+	"github.com/trustbroker/trustbroker/internal/xmlsec"
+)
+
+// Role claims are written the way WIF and AD FS name them, so that
+// .NET relying parties see the memberships as roles.
+const (
+	roleClaim20         = "http://schemas.microsoft.com/ws/2008/06/identity/claims/role"
+	roleClaimNamespace  = "http://schemas.microsoft.com/ws/2008/06/identity/claims"
+	roleClaimName11     = "role"
+	defaultNamespace11  = "http://schemas.xmlsoap.org/claims"
+	accessDeniedMessage = "Access denied."
+)
+
+// Principal is an authenticated caller.
+type Principal struct {
+	User *policy.User
+	// Method is how the caller authenticated.
+	Method saml.AuthnKind
+	// Instant is when it authenticated.
+	Instant time.Time
+}
+
+// Issuer issues tokens. It is safe for concurrent use.
+type Issuer struct {
+	mu sync.Mutex
+	// signer is built once per policy generation: building one checks the
+	// key and certificate, which need not happen per token.
+	signer    *xmlsec.Signer
+	signerGen uint64
+}
+
+// Issue answers an Issue request.
+func (is *Issuer) Issue(snap *policy.Snapshot, who Principal, rst *wstrust.RST, now time.Time) (*wstrust.RSTR, error) {
+	if rst.RequestType != wstrust.RequestIssue {
+		return nil, soap.Faultf(soap.InvalidRequest, "RequestType %s is not supported on this endpoint yet; send %s", rst.RequestTypeURI, wstrust.RequestIssue.URI(rst.Version))
+	}
+	rp, err := relyingParty(snap, rst.AppliesTo)
+	if err != nil {
+		return nil, err
+	}
+	if !policy.HasAnyRole(snap.STS.AllowedRoles, who.User.Roles) || !policy.HasAnyRole(rp.AllowedRoles, who.User.Roles) {
+		return nil, soap.NewFault(soap.TrustFailedAuthentication, accessDeniedMessage,
+			fmt.Errorf("user %q has roles %v; the STS allows %v and relying party %s allows %v", who.User.Name, who.User.Roles, snap.STS.AllowedRoles, rp.Name, rp.AllowedRoles))
+	}
+	kind, tokenTypeURI, err := tokenType(rst, rp)
+	if err != nil {
+		return nil, err
+	}
+	keyType, err := keyType(rst, rp)
+	if err != nil {
+		return nil, err
+	}
+
+	version := saml.SAML20
+	if kind == wstrust.TokenSAML11 {
+		version = saml.SAML11
+	}
+	a, err := assertion(snap, rp, who, rst, version, now)
+	if err != nil {
+		return nil, err
+	}
+	signer, err := is.signerFor(snap)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, "The STS cannot sign tokens at the moment.", err)
+	}
+	token, err := saml.BuildSigned(version, a, signer)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, "The token could not be built.", err)
+	}
+
+	appliesTo := rst.AppliesTo
+	if appliesTo == "" {
+		appliesTo = rp.Endpoint
+	}
+	return &wstrust.RSTR{
+		Version:             rst.Version,
+		Context:             rst.Context,
+		TokenType:           tokenTypeURI,
+		Token:               token,
+		AttachedReference:   wstrust.SAMLTokenReference(kind, a.ID),
+		UnattachedReference: wstrust.SAMLTokenReference(kind, a.ID),
+		Lifetime:            &wstrust.Lifetime{Created: a.NotBefore, Expires: a.NotOnOrAfter},
+		AppliesTo:           appliesTo,
+		RequestType:         wstrust.RequestIssue,
+		KeyType:             keyType,
+	}, nil
+}
+
+// relyingParty finds the relying party of an AppliesTo.
+func relyingParty(snap *policy.Snapshot, appliesTo string) (*policy.RelyingParty, error) {
+	rp, ok := snap.RelyingPartyFor(appliesTo)
+	switch {
+	case ok:
+		return rp, nil
+	case appliesTo == "":
+		return nil, soap.Faultf(soap.InvalidRequest, "The request has no AppliesTo and this STS has no default relying party: name the relying party in wsp:AppliesTo.")
+	default:
+		return nil, soap.Faultf(soap.InvalidRequest, "No relying party is registered for AppliesTo %q.", appliesTo)
+	}
+}
+
+// tokenType picks the token kind and the TokenType URI to answer with: the
+// form the client asked for, or the urn:oasis:names:tc:SAML form that ADAL
+// and MSAL (which never ask) accept.
+func tokenType(rst *wstrust.RST, rp *policy.RelyingParty) (wstrust.TokenKind, string, error) {
+	switch rst.TokenKind {
+	case wstrust.TokenSAML20, wstrust.TokenSAML11:
+		return rst.TokenKind, rst.TokenType, nil
+	case wstrust.TokenNone:
+		kind := wstrust.TokenSAML20
+		if rp.TokenType == policy.SAML11 {
+			kind = wstrust.TokenSAML11
+		}
+		return kind, kind.DefaultURI(rst.Version), nil
+	default:
+		return 0, "", soap.Faultf(soap.InvalidRequest, "TokenType %q is not issued by this STS; ask for SAML 2.0 or SAML 1.1.", rst.TokenType)
+	}
+}
+
+// keyType picks the proof kind: bearer when none was asked.
+func keyType(rst *wstrust.RST, rp *policy.RelyingParty) (wstrust.KeyType, error) {
+	switch rst.KeyType {
+	case wstrust.KeyNone, wstrust.KeyBearer:
+		if !rp.AllowsKeyType(policy.Bearer) {
+			return 0, soap.Faultf(soap.InvalidRequest, "Relying party %q does not accept bearer tokens; it accepts %s.", rp.Endpoint, keyTypeList(rp))
+		}
+		return wstrust.KeyBearer, nil
+	case wstrust.KeySymmetric, wstrust.KeyPublic:
+		return 0, soap.Faultf(soap.InvalidRequest, "KeyType %s (holder-of-key) is not issued by this STS yet; ask for a bearer token.", rst.KeyTypeURI)
+	default:
+		return 0, soap.Faultf(soap.InvalidRequest, "KeyType %q is not known; use Bearer, SymmetricKey or PublicKey.", rst.KeyTypeURI)
+	}
+}
+
+func keyTypeList(rp *policy.RelyingParty) string {
+	names := make([]string, len(rp.AllowedKeyTypes))
+	for i, k := range rp.AllowedKeyTypes {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+func (is *Issuer) signerFor(snap *policy.Snapshot) (*xmlsec.Signer, error) {
+	is.mu.Lock()
+	defer is.mu.Unlock()
+	if is.signer != nil && is.signerGen == snap.Generation {
+		return is.signer, nil
+	}
+	k := snap.STS.Signing
+	sig, err := xmlsec.ParseSignatureAlgorithm(k.SignatureAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	digest, err := xmlsec.ParseDigestAlgorithm(k.DigestAlgorithm)
+	if err != nil {
+		return nil, err
+	}
+	// The resource chose the algorithms, SHA-1 included: it is the opt-in.
+	s, err := xmlsec.NewSigner(k.Signer, k.Chain, sig, digest, xmlsec.AlgorithmPolicy{AllowSHA1: true})
+	if err != nil {
+		return nil, err
+	}
+	is.signer, is.signerGen = s, snap.Generation
+	return s, nil
+}

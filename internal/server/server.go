@@ -1,0 +1,180 @@
+// Package server is the STS's HTTP face: the SOAP endpoint, and the health
+// and metrics endpoints.
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/beevik/etree"
+	"github.com/go-logr/logr"
+
+	"github.com/trustbroker/trustbroker/internal/issuer"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/wssec"
+	"github.com/trustbroker/trustbroker/internal/wstrust"
+)
+
+// Server answers WS-Trust requests with the current policy.
+type Server struct {
+	Policy *policy.Holder
+	Issuer *issuer.Issuer
+	Replay wssec.ReplayStore
+	Limits soap.Limits
+	Now    func() time.Time
+	Log    logr.Logger
+}
+
+// Handler serves POST /sts.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /sts", s.serveSTS)
+	return mux
+}
+
+// request is what is known about a request so far, for the fault if it fails.
+type request struct {
+	soap       soap.Version
+	addressing soap.Addressing
+	trustNS    string
+}
+
+func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
+	now := s.Now()
+	req := request{soap: soap.VersionForContentType(r.Header.Get("Content-Type"))}
+	resp, err := s.handle(r, now, &req)
+	if err != nil {
+		resp = s.fault(r, req, err, now)
+	}
+	if err := resp.Write(w); err != nil {
+		s.Log.Error(err, "writing the response", "remote", r.RemoteAddr)
+	}
+}
+
+func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Response, error) {
+	snap := s.Policy.Load()
+	if snap == nil {
+		return nil, soap.Faultf(soap.RequestFailed, "The STS has no policy loaded yet; try again shortly.")
+	}
+	if err := checkAddress(snap, r.RemoteAddr); err != nil {
+		return nil, err
+	}
+	limits := s.Limits
+	if limits.MaxBytes == 0 {
+		limits = soap.DefaultLimits()
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limits.MaxBytes+1))
+	if err != nil {
+		return nil, soap.NewFault(soap.Sender, fmt.Sprintf("The request is larger than %d bytes.", limits.MaxBytes), err)
+	}
+	env, err := soap.Parse(body, r.Header.Get("Content-Type"), limits)
+	if err != nil {
+		return nil, err
+	}
+	req.soap, req.addressing = env.Version, env.Addressing
+	rst, err := wstrust.ParseRST(env.Body)
+	if err != nil {
+		return nil, err
+	}
+	req.trustNS = rst.Version.Namespace()
+
+	header, err := securityHeader(env)
+	if err != nil {
+		return nil, err
+	}
+	who, err := authenticate(r.Context(), snap, header, now)
+	if err != nil {
+		return nil, err
+	}
+	guard := wssec.ReplayGuard{Store: s.Replay, Messages: snap.STS.ReplayMessages, UserTokens: snap.STS.ReplayUserTokens,
+		MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
+	if err := guard.Check(r.Context(), header, now); err != nil {
+		return nil, err
+	}
+	rstr, err := s.Issuer.Issue(snap, who, rst, now)
+	if err != nil {
+		return nil, err
+	}
+	el, err := rstr.Build()
+	if err != nil {
+		return nil, fmt.Errorf("building the RSTR: %w", err)
+	}
+	s.Log.Info("token issued", "user", who.User.Name, "appliesTo", rstr.AppliesTo, "tokenType", rstr.TokenType, "policyGeneration", snap.Generation)
+	return soap.NewResponse(env.Version, env.Addressing, rstr.Action(), []*etree.Element{responseSecurity(now)}, el), nil
+}
+
+// securityHeader parses the one wsse:Security header addressed to the STS.
+func securityHeader(env *soap.Envelope) (*wssec.Header, error) {
+	blocks := env.Blocks(wssec.NSSecExt, "Security")
+	switch len(blocks) {
+	case 0:
+		return nil, nil
+	case 1:
+		return wssec.ParseHeader(blocks[0])
+	default:
+		return nil, soap.Faultf(soap.InvalidSecurity, "The request has %d wsse:Security headers for this STS; send one.", len(blocks))
+	}
+}
+
+// responseSecurity is the Security header of an answer: a Timestamp, as AD FS sends.
+func responseSecurity(now time.Time) *etree.Element {
+	sec := wssec.NewSecurity()
+	sec.AddChild(wssec.NewResponseTimestamp(now))
+	return sec
+}
+
+// checkAddress refuses callers outside the STS's trusted addresses.
+func checkAddress(snap *policy.Snapshot, remote string) error {
+	if len(snap.STS.TrustedAddresses) == 0 {
+		return nil
+	}
+	host, _, err := net.SplitHostPort(remote)
+	if err != nil {
+		host = remote
+	}
+	addr, err := netip.ParseAddr(host)
+	if err == nil {
+		addr = addr.Unmap()
+		for _, p := range snap.STS.TrustedAddresses {
+			if p.Contains(addr) {
+				return nil
+			}
+		}
+	}
+	return soap.NewFault(soap.FailedAuthentication, "Access denied: this address may not call the STS.", fmt.Errorf("client address %q is not in trustedAddresses", remote))
+}
+
+// fault turns an error into a SOAP fault and logs its cause.
+func (s *Server) fault(r *http.Request, req request, err error, now time.Time) *soap.Response {
+	var f *soap.Fault
+	if !errors.As(err, &f) {
+		f = soap.NewFault(soap.Receiver, "The STS could not process the request.", err)
+	}
+	if req.soap == 0 {
+		req.soap = soap.V12
+	}
+	s.Log.Info("request refused", "fault", f.Code.Local, "reason", f.Reason, "cause", errString(f.Cause), "remote", r.RemoteAddr)
+	return soap.NewFaultResponse(req.soap, req.addressing, req.trustNS, f, responseSecurity(now))
+}
+
+func errString(err error) string {
+	if err == nil {
+		return ""
+	}
+	return err.Error()
+}
+
+// Ready reports whether a policy is loaded, for /readyz.
+func (s *Server) Ready(context.Context) error {
+	if s.Policy.Load() == nil {
+		return errors.New("no policy loaded")
+	}
+	return nil
+}
