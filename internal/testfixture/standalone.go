@@ -1,0 +1,154 @@
+// Package testfixture gives tests a running STS: a copy of the standalone
+// sample folder with a fresh signing key, served in-process over HTTP, and
+// the repository's shared corpus of real WS-Trust messages.
+package testfixture
+
+import (
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
+
+	"github.com/trustbroker/trustbroker/internal/devkeys"
+	"github.com/trustbroker/trustbroker/internal/issuer"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/server"
+	"github.com/trustbroker/trustbroker/internal/source"
+	"github.com/trustbroker/trustbroker/internal/wssec"
+)
+
+// STS is a standalone STS serving a temp copy of config/samples/standalone.
+type STS struct {
+	// Dir is the manifests folder; WriteManifest changes it.
+	Dir string
+	// URL is the endpoint, e.g. http://127.0.0.1:PORT/sts.
+	URL string
+	// CertFile is the signing certificate as a PEM file, to verify tokens with.
+	CertFile string
+	Signing  *devkeys.Pair
+	Source   *source.FolderSource
+	Server   *server.Server
+}
+
+// RepoRoot finds the repository root (the folder holding go.mod) above the
+// test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}
+
+// StartSTS serves a fresh copy of the standalone samples, with extra
+// manifests (file name → YAML) added, until the test ends.
+func StartSTS(t testing.TB, extra map[string]string) *STS {
+	t.Helper()
+	dir := t.TempDir()
+	src := filepath.Join(RepoRoot(t), "config", "samples", "standalone")
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := &STS{Dir: dir}
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".key.yaml") || !strings.HasSuffix(e.Name(), ".yaml") {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.WriteManifest(t, e.Name(), string(data))
+	}
+	if s.Signing, err = devkeys.NewRSA("test-sts", time.Now(), 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	s.WriteManifest(t, "signing.key.yaml", string(s.Signing.SecretYAML("dev-sts-signing")))
+	s.CertFile = filepath.Join(dir, ".signing.crt")
+	if err := os.WriteFile(s.CertFile, s.Signing.CertPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for name, manifest := range extra {
+		s.WriteManifest(t, name, manifest)
+	}
+
+	folder, err := source.NewFolder()
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := logr.Discard()
+	if testing.Verbose() {
+		log = testr.New(t.(*testing.T))
+	}
+	holder := &policy.Holder{}
+	s.Source = &source.FolderSource{Dir: dir, Folder: folder, Builder: &source.Builder{}, Holder: holder, Log: log}
+	if err := s.Source.Load(); err != nil {
+		t.Fatal(err)
+	}
+	s.Server = &server.Server{
+		Policy: holder,
+		Issuer: &issuer.Issuer{},
+		Replay: wssec.NewMemoryReplayStore(1000, time.Now),
+		Now:    time.Now,
+		Log:    log,
+	}
+	hs := httptest.NewServer(s.Server.Handler())
+	t.Cleanup(hs.Close)
+	s.URL = hs.URL + "/sts"
+	return s
+}
+
+// WriteManifest replaces a manifest atomically, as editors and kubectl-like
+// tools do. Call Source.Load (or run Source.Watch) to apply it.
+func (s *STS) WriteManifest(t testing.TB, name, content string) {
+	t.Helper()
+	tmp := filepath.Join(s.Dir, "."+name+".tmp")
+	if err := os.WriteFile(tmp, []byte(content), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(tmp, filepath.Join(s.Dir, name)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Tool returns the path of an external program the test needs. Missing, it
+// skips the test, or fails it under CI=true, where every tool must be there.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (run `make test-deps` as root)", name)
+		}
+		t.Skipf("%s is not installed (run `make test-deps` as root)", name)
+	}
+	return path
+}
+
+// Corpus returns the path of a file of the shared corpus of real WS-Trust
+// messages beside the repository, skipping the test when it is absent.
+func Corpus(t testing.TB, name string) string {
+	t.Helper()
+	path := filepath.Join(RepoRoot(t), "..", "shared", "corpus", name)
+	if _, err := os.Stat(path); err != nil {
+		t.Skipf("corpus file %s is not available", name)
+	}
+	return path
+}
