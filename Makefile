@@ -85,5 +85,7 @@ test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: ## Run the benchmarks.
+bench: build ## Run the Go benchmarks and `sts bench` (tokens/s, latency, CPU per token vs one signature).
 	go test -run '^$$' -bench . -benchmem ./...
+	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml
+	$(BIN)/sts bench --manifests $(STANDALONE)

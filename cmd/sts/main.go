@@ -3,6 +3,7 @@
 //
 //	sts serve --manifests DIR        serve the STS described by a manifests folder
 //	sts request --endpoint URL ...   ask an STS for a token and print it
+//	sts bench --manifests DIR        measure tokens/s, latency and CPU per token
 //	sts dev-key --out FILE --name N  write a throw-away signing key Secret
 package main
 
@@ -21,6 +22,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "request":
 		err = request(os.Args[2:])
+	case "bench":
+		err = bench(os.Args[2:])
 	case "dev-key":
 		err = devKey(os.Args[2:])
 	default:
@@ -33,6 +36,6 @@ func main() {
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: sts serve|request|dev-key [flags]  (sts COMMAND -h for the flags)")
+	fmt.Fprintln(os.Stderr, "usage: sts serve|request|bench|dev-key [flags]  (sts COMMAND -h for the flags)")
 	os.Exit(2)
 }

@@ -46,9 +46,10 @@ type Static struct {
 	cache *VerifiedCache
 }
 
-// dummyHash is compared against when the user does not exist, so that an
-// unknown user costs as much time as a wrong password.
-var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no such user"), bcrypt.DefaultCost)
+// dummyHash (bcrypt, default cost) is compared against when the user does
+// not exist, so that an unknown user costs as much time as a wrong password.
+// It is a constant so that start-up does not pay for hashing it.
+var dummyHash = []byte("$2a$10$a8UB0tBrid.1JB7NhefGOOlaXwylY92aSJrE6ACJbGwtmx.j7tcea")
 
 // ParseUsers reads the users.yaml list. cache may be shared between the
 // stores built from successive versions of the Secret.

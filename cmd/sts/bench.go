@@ -1,0 +1,238 @@
+package main
+
+import (
+	"context"
+	"crypto"
+	"crypto/rand"
+	"crypto/sha256"
+	"errors"
+	"flag"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/source"
+)
+
+// bench starts the STS on a manifests folder in a child process, drives it
+// with concurrent keep-alive clients, and reports throughput, latency and the
+// server's CPU time per token beside the CPU time of one bare signature with
+// the same key, measured in the same run.
+func bench(args []string) error {
+	fs := flag.NewFlagSet("bench", flag.ExitOnError)
+	manifests := fs.String("manifests", "config/samples/standalone", "the manifests folder the STS serves")
+	requests := fs.Int("requests", 2000, "number of token requests")
+	concurrency := fs.Int("concurrency", 4, "concurrent clients")
+	var r client.Request
+	fs.StringVar(&r.Username, "username", "alice", "user name")
+	fs.StringVar(&r.Password, "password", "alice-password", "password")
+	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of every request")
+	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
+	_ = fs.Parse(args)
+
+	key, err := signingKey(*manifests)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(*manifests)
+	if err != nil {
+		return err
+	}
+	defer srv.stop()
+	r.Endpoint = srv.url
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 30 * time.Second}
+	// Warm up: the first request pays bcrypt once; the cache serves the rest.
+	if err := once(hc, r); err != nil {
+		return err
+	}
+	cpuBefore, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	latencies, elapsed, err := drive(hc, r, *requests, *concurrency)
+	if err != nil {
+		return err
+	}
+	cpuAfter, err := processCPU(srv.cmd.Process.Pid)
+	if err != nil {
+		return err
+	}
+	perToken := (cpuAfter - cpuBefore) / time.Duration(*requests)
+	perSignature, err := signatureCPU(key, 200)
+	if err != nil {
+		return err
+	}
+
+	slices.Sort(latencies)
+	fmt.Printf("requests            %d (%d concurrent, keep-alive)\n", *requests, *concurrency)
+	fmt.Printf("tokens/s            %.0f\n", float64(*requests)/elapsed.Seconds())
+	fmt.Printf("latency p50         %v\n", latencies[len(latencies)/2].Round(10*time.Microsecond))
+	fmt.Printf("latency p99         %v\n", latencies[len(latencies)*99/100].Round(10*time.Microsecond))
+	fmt.Printf("server CPU/token    %v\n", perToken.Round(time.Microsecond))
+	fmt.Printf("CPU/bare signature  %v (same key)\n", perSignature.Round(time.Microsecond))
+	fmt.Printf("ratio               %.2f\n", float64(perToken)/float64(perSignature))
+	return nil
+}
+
+func once(hc *http.Client, r client.Request) error {
+	r.Now = time.Now()
+	status, body, err := r.Do(hc)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		_, ferr := client.Token(body)
+		return fmt.Errorf("the STS refused the benchmark request (status %d): %v", status, ferr)
+	}
+	return nil
+}
+
+// drive sends n requests from c goroutines and returns each one's latency.
+func drive(hc *http.Client, r client.Request, n, c int) ([]time.Duration, time.Duration, error) {
+	latencies := make([]time.Duration, n)
+	var next sync.Mutex
+	i := 0
+	var firstErr error
+	var wg sync.WaitGroup
+	start := time.Now()
+	for range c {
+		wg.Go(func() {
+			for {
+				next.Lock()
+				if i >= n || firstErr != nil {
+					next.Unlock()
+					return
+				}
+				mine := i
+				i++
+				next.Unlock()
+				t0 := time.Now()
+				err := once(hc, r)
+				latencies[mine] = time.Since(t0)
+				if err != nil {
+					next.Lock()
+					firstErr = err
+					next.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	return latencies, time.Since(start), firstErr
+}
+
+// signatureCPU is the CPU time of one PKCS#1 v1.5 SHA-256 signature with key
+// (ECDSA for EC keys), measured over n signatures on this goroutine.
+func signatureCPU(key crypto.Signer, n int) (time.Duration, error) {
+	digest := sha256.Sum256([]byte("trustbroker"))
+	before, err := processCPU(os.Getpid())
+	if err != nil {
+		return 0, err
+	}
+	for range n {
+		if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+			return 0, err
+		}
+	}
+	after, err := processCPU(os.Getpid())
+	return (after - before) / time.Duration(n), err
+}
+
+func signingKey(dir string) (crypto.Signer, error) {
+	folder, err := source.NewFolder()
+	if err != nil {
+		return nil, err
+	}
+	src := &source.FolderSource{Dir: dir, Folder: folder, Builder: &source.Builder{}, Holder: &policy.Holder{}, Log: logr.Discard()}
+	if err := src.Load(); err != nil {
+		return nil, err
+	}
+	return src.Holder.Load().STS.Signing.Signer, nil
+}
+
+type child struct {
+	cmd *exec.Cmd
+	url string
+}
+
+// startServer runs `sts serve` on free loopback ports and waits until ready.
+func startServer(dir string) (*child, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return nil, err
+	}
+	listen, metrics := freePort(), freePort()
+	cmd := exec.Command(self, "serve", "--manifests", dir, "--listen", listen, "--metrics-listen", metrics)
+	logFile, err := os.CreateTemp("", "sts-bench-*.log")
+	if err != nil {
+		return nil, err
+	}
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if err := cmd.Start(); err != nil {
+		return nil, err
+	}
+	c := &child{cmd: cmd, url: "http://" + listen + "/sts"}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		resp, err := http.Get("http://" + metrics + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return c, nil
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	c.stop()
+	return nil, fmt.Errorf("the STS did not become ready; its log is in %s", logFile.Name())
+}
+
+func (c *child) stop() {
+	_ = c.cmd.Process.Signal(syscall.SIGTERM)
+	_ = c.cmd.Wait()
+}
+
+func freePort() string {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		panic(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// processCPU is a process's user+system CPU time from /proc.
+func processCPU(pid int) (time.Duration, error) {
+	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
+	if err != nil {
+		return 0, fmt.Errorf("reading CPU time: %w", err)
+	}
+	// Fields after the command name, which is in parentheses and may hold spaces.
+	end := strings.LastIndexByte(string(data), ')')
+	fields := strings.Fields(string(data[end+1:]))
+	if len(fields) < 13 {
+		return 0, errors.New("unexpected /proc stat format")
+	}
+	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
+	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
+	if err := errors.Join(err1, err2); err != nil {
+		return 0, err
+	}
+	const ticksPerSecond = 100 // USER_HZ on Linux
+	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+}
