@@ -66,7 +66,7 @@ func serve(args []string) error {
 	sts := &server.Server{
 		Policy: holder,
 		Issuer: &issuer.Issuer{},
-		Replay: wssec.NewMemoryReplayStore(holder.Load().STS.ReplayMaxEntries, time.Now),
+		Replay: &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(holder.Load().STS.Replay.MaxEntries, time.Now), Log: log.WithName("replay")},
 		Now:    time.Now,
 		Log:    log.WithName("sts"),
 	}

@@ -42,10 +42,7 @@ type STS struct {
 	// empty allows every authenticated user.
 	AllowedRoles []string
 
-	ReplayMessages   bool
-	ReplayUserTokens bool
-	// ReplayMaxEntries bounds the in-memory replay store.
-	ReplayMaxEntries int
+	Replay Replay
 
 	// TrustedAddresses are the client networks allowed to call; empty allows all.
 	TrustedAddresses []netip.Prefix
@@ -53,6 +50,24 @@ type STS struct {
 	SAML SAMLDefaults
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
+}
+
+// Replay says which replays are refused and where seen messages are kept.
+type Replay struct {
+	Messages   bool
+	UserTokens bool
+	// MaxEntries bounds the in-memory store.
+	MaxEntries int
+	// Redis, when set, keeps seen messages in a Redis server shared by all
+	// replicas instead of in memory.
+	Redis *Redis
+}
+
+// Redis is where a shared replay store lives.
+type Redis struct {
+	Address  string
+	Password string
+	DB       int
 }
 
 // SigningKey signs tokens: any crypto.Signer, so keys may live in an HSM.

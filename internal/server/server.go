@@ -26,16 +26,17 @@ import (
 type Server struct {
 	Policy *policy.Holder
 	Issuer *issuer.Issuer
-	Replay wssec.ReplayStore
+	Replay *ReplayStores
 	Limits soap.Limits
 	Now    func() time.Time
 	Log    logr.Logger
 }
 
-// Handler serves POST /sts.
+// Handler serves POST /sts and GET /sts?wsdl.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sts", s.serveSTS)
+	mux.HandleFunc("GET /sts", s.serveWSDL)
 	return mux
 }
 
@@ -93,7 +94,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, err
 	}
-	guard := wssec.ReplayGuard{Store: s.Replay, Messages: snap.STS.ReplayMessages, UserTokens: snap.STS.ReplayUserTokens,
+	guard := wssec.ReplayGuard{Store: s.Replay.For(snap), Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
 		MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
 	if err := guard.Check(r.Context(), header, now); err != nil {
 		return nil, err

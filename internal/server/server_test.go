@@ -17,6 +17,7 @@ import (
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 const (
@@ -377,7 +378,7 @@ func namespaceOf(el *etree.Element, prefix string) string {
 
 func verifyWithXmlsec1(t *testing.T, certFile, token string, v saml.Version) {
 	t.Helper()
-	xmlsec1 := testfixture.Tool(t, "xmlsec1")
+	xmlsec1 := testtools.Tool(t, "xmlsec1")
 	file := filepath.Join(t.TempDir(), "token.xml")
 	if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
 		t.Fatal(err)
@@ -395,7 +396,7 @@ func verifyWithXmlsec1(t *testing.T, certFile, token string, v saml.Version) {
 
 func verifyWithSamlsign(t *testing.T, certFile, token string) {
 	t.Helper()
-	samlsign := testfixture.Tool(t, "samlsign")
+	samlsign := testtools.Tool(t, "samlsign")
 	file := filepath.Join(t.TempDir(), "token.xml")
 	if err := os.WriteFile(file, []byte(token), 0o600); err != nil {
 		t.Fatal(err)

@@ -140,12 +140,14 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 			IncludeMemberships: spec.SAML.IncludeMemberships,
 			NameID:             nameID(spec.SAML.NameIDMapping, policy.NameID{}),
 		},
-		ReplayMessages:   spec.ReplayDetection.Messages,
-		ReplayUserTokens: spec.ReplayDetection.UserTokens,
-		ReplayMaxEntries: 100000,
+		Replay: policy.Replay{
+			Messages:   spec.ReplayDetection.Messages,
+			UserTokens: spec.ReplayDetection.UserTokens,
+			MaxEntries: 100000,
+		},
 	}
-	if s := spec.ReplayDetection.Store; s != nil && s.Memory != nil && s.Memory.MaxEntries > 0 {
-		p.ReplayMaxEntries = int(s.Memory.MaxEntries)
+	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
+		return p, err
 	}
 	if ut := spec.Authentication.UsernameToken; ut != nil {
 		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
@@ -176,6 +178,24 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
 	}
 	return p, nil
+}
+
+func replayStore(p *policy.Replay, store *stsv1alpha1.ReplayStoreSpec, r resolver) error {
+	switch {
+	case store == nil:
+	case store.Memory != nil && store.Memory.MaxEntries > 0:
+		p.MaxEntries = int(store.Memory.MaxEntries)
+	case store.Redis != nil:
+		p.Redis = &policy.Redis{Address: store.Redis.Address, DB: int(store.Redis.DB)}
+		if ref := store.Redis.PasswordSecretRef; ref != nil {
+			password, err := r.secretKey(*ref, "password")
+			if err != nil {
+				return fmt.Errorf("replayDetection.store.redis password: %w", err)
+			}
+			p.Redis.Password = string(password)
+		}
+	}
+	return nil
 }
 
 func (b *Builder) users(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.UserStore, error) {

@@ -6,7 +6,6 @@ package testfixture
 import (
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -105,7 +104,7 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 	s.Server = &server.Server{
 		Policy: holder,
 		Issuer: &issuer.Issuer{},
-		Replay: wssec.NewMemoryReplayStore(1000, time.Now),
+		Replay: &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, time.Now), Log: log},
 		Now:    time.Now,
 		Log:    log,
 	}
@@ -126,20 +125,6 @@ func (s *STS) WriteManifest(t testing.TB, name, content string) {
 	if err := os.Rename(tmp, filepath.Join(s.Dir, name)); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Tool returns the path of an external program the test needs. Missing, it
-// skips the test, or fails it under CI=true, where every tool must be there.
-func Tool(t testing.TB, name string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (run `make test-deps` as root)", name)
-		}
-		t.Skipf("%s is not installed (run `make test-deps` as root)", name)
-	}
-	return path
 }
 
 // Corpus returns the path of a file of the shared corpus of real WS-Trust

@@ -1,0 +1,70 @@
+package server_test
+
+import (
+	"bytes"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
+)
+
+// TestReplayOnAnotherReplicaRefused runs two STS instances sharing one
+// Redis server: a digest request accepted by one is refused by the other.
+func TestReplayOnAnotherReplicaRefused(t *testing.T) {
+	addr := testtools.StartRedis(t, "redis-pw")
+	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared := map[string]string{
+		"sts.yaml": strings.Replace(string(raw), "    userTokens: true\n",
+			"    userTokens: true\n    store:\n      redis:\n        address: "+addr+"\n        passwordSecretRef: {name: redis}\n", 1),
+		"redis.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: redis}\nstringData: {password: redis-pw}\n",
+	}
+	first, second := testfixture.StartSTS(t, shared), testfixture.StartSTS(t, shared)
+
+	r := client.Request{Endpoint: first.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
+	envelope, contentType, err := r.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, url := range []string{first.URL, second.URL} {
+		resp, err := http.Post(url, contentType, bytes.NewReader(envelope))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if i == 0 {
+			if resp.StatusCode != http.StatusOK {
+				t.Fatalf("first replica: status %d\n%s", resp.StatusCode, body.String())
+			}
+			continue
+		}
+		expectFault(t, resp.StatusCode, body.Bytes(), "1.2", nsSecExt, "InvalidSecurity", "nonce was already used")
+	}
+}
+
+// TestReplayStoreDownRefuses: with the shared store unreachable, requests
+// that need it are refused rather than let through unchecked.
+func TestReplayStoreDownRefuses(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	sts := testfixture.StartSTS(t, map[string]string{"sts.yaml": strings.Replace(string(raw), "    userTokens: true\n",
+		"    userTokens: true\n    store:\n      redis: {address: '"+testtools.FreePort(t)+"'}\n", 1)})
+	r := client.Request{Endpoint: sts.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
+	status, body, err := r.Do(http.DefaultClient)
+	if err != nil {
+		t.Fatal(err)
+	}
+	expectFault(t, status, body, "1.2", nsTrust13, "RequestFailed", "")
+}

@@ -1,0 +1,67 @@
+// Package testtools starts the real programs tests run against (Redis, and
+// the verifiers and clients found on the PATH). It depends on no other
+// package of the project, so any package's tests may use it.
+package testtools
+
+import (
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Tool returns the path of an external program the test needs. Missing, it
+// skips the test, or fails it under CI=true, where every tool must be there.
+func Tool(t testing.TB, name string) string {
+	t.Helper()
+	path, err := exec.LookPath(name)
+	if err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s is not installed (run `make test-deps` as root)", name)
+		}
+		t.Skipf("%s is not installed (run `make test-deps` as root)", name)
+	}
+	return path
+}
+
+// FreePort returns a loopback address with a port that was free a moment ago.
+func FreePort(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
+}
+
+// StartRedis runs a private redis-server on a free loopback port, with the
+// password when not empty, until the test ends, and returns its address.
+func StartRedis(t testing.TB, password string) string {
+	t.Helper()
+	bin := Tool(t, "redis-server")
+	addr := FreePort(t)
+	_, port, _ := net.SplitHostPort(addr)
+	dir := t.TempDir()
+	args := []string{"--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", dir,
+		"--logfile", filepath.Join(dir, "redis.log")}
+	if password != "" {
+		args = append(args, "--requirepass", password)
+	}
+	cmd := exec.Command(bin, args...)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			return addr
+		}
+	}
+	t.Fatal(fmt.Sprintf("redis-server did not start; see %s", filepath.Join(dir, "redis.log")))
+	return ""
+}
