@@ -7,8 +7,10 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/netip"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -31,6 +33,8 @@ func serve(args []string) error {
 	namespace := fs.String("namespace", "", "the namespace of the SecurityTokenService")
 	listen := fs.String("listen", "127.0.0.1:8080", "plain HTTP address of the STS endpoint")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
+	var trustedProxies prefixList
+	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses); empty trusts no header")
 	_ = fs.Parse(args)
 	if *kube {
 		return errors.New("--kube is not available in this build yet; use --manifests")
@@ -64,11 +68,12 @@ func serve(args []string) error {
 	}()
 
 	sts := &server.Server{
-		Policy: holder,
-		Issuer: &issuer.Issuer{},
-		Replay: &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(holder.Load().STS.Replay.MaxEntries, time.Now), Log: log.WithName("replay")},
-		Now:    time.Now,
-		Log:    log.WithName("sts"),
+		Policy:         holder,
+		Issuer:         &issuer.Issuer{},
+		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(holder.Load().STS.Replay.MaxEntries, time.Now), Log: log.WithName("replay")},
+		Now:            time.Now,
+		Log:            log.WithName("sts"),
+		TrustedProxies: trustedProxies,
 	}
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.Handler())
@@ -102,4 +107,35 @@ func serve(args []string) error {
 		return nil
 	}
 	return err
+}
+
+// prefixList is a flag of comma-separated CIDRs or addresses.
+type prefixList []netip.Prefix
+
+func (p *prefixList) String() string {
+	parts := make([]string, len(*p))
+	for i, x := range *p {
+		parts[i] = x.String()
+	}
+	return strings.Join(parts, ",")
+}
+
+func (p *prefixList) Set(v string) error {
+	for _, s := range strings.Split(v, ",") {
+		s = strings.TrimSpace(s)
+		if !strings.Contains(s, "/") {
+			a, err := netip.ParseAddr(s)
+			if err != nil {
+				return err
+			}
+			*p = append(*p, netip.PrefixFrom(a, a.BitLen()))
+			continue
+		}
+		prefix, err := netip.ParsePrefix(s)
+		if err != nil {
+			return err
+		}
+		*p = append(*p, prefix)
+	}
+	return nil
 }

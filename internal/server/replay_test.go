@@ -18,15 +18,9 @@ import (
 // Redis server: a digest request accepted by one is refused by the other.
 func TestReplayOnAnotherReplicaRefused(t *testing.T) {
 	addr := testtools.StartRedis(t, "redis-pw")
-	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	shared := map[string]string{
-		"sts.yaml": strings.Replace(string(raw), "    userTokens: true\n",
-			"    userTokens: true\n    store:\n      redis:\n        address: "+addr+"\n        passwordSecretRef: {name: redis}\n", 1),
-		"redis.yaml": "apiVersion: v1\nkind: Secret\nmetadata: {name: redis}\nstringData: {password: redis-pw}\n",
-	}
+	shared := stsManifest(t, "    userTokens: true\n",
+		"    userTokens: true\n    store:\n      redis:\n        address: "+addr+"\n        passwordSecretRef: {name: redis}\n")
+	shared["redis.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata: {name: redis}\nstringData: {password: redis-pw}\n"
 	first, second := testfixture.StartSTS(t, shared), testfixture.StartSTS(t, shared)
 
 	r := client.Request{Endpoint: first.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
@@ -55,16 +49,26 @@ func TestReplayOnAnotherReplicaRefused(t *testing.T) {
 // TestReplayStoreDownRefuses: with the shared store unreachable, requests
 // that need it are refused rather than let through unchecked.
 func TestReplayStoreDownRefuses(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	sts := testfixture.StartSTS(t, map[string]string{"sts.yaml": strings.Replace(string(raw), "    userTokens: true\n",
-		"    userTokens: true\n    store:\n      redis: {address: '"+testtools.FreePort(t)+"'}\n", 1)})
+	sts := testfixture.StartSTS(t, stsManifest(t, "    userTokens: true\n",
+		"    userTokens: true\n    store:\n      redis: {address: '"+testtools.FreePort(t)+"'}\n"))
 	r := client.Request{Endpoint: sts.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
 	status, body, err := r.Do(http.DefaultClient)
 	if err != nil {
 		t.Fatal(err)
 	}
 	expectFault(t, status, body, "1.2", nsTrust13, "RequestFailed", "")
+}
+
+// stsManifest is the standalone sample's sts.yaml with one edit, as extra
+// manifests for testfixture.StartSTS.
+func stsManifest(t *testing.T, old, new string) map[string]string {
+	t.Helper()
+	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(raw), old) {
+		t.Fatalf("sts.yaml has no %q to replace", old)
+	}
+	return map[string]string{"sts.yaml": strings.Replace(string(raw), old, new, 1)}
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/netip"
 	"time"
@@ -28,8 +27,11 @@ type Server struct {
 	Issuer *issuer.Issuer
 	Replay *ReplayStores
 	Limits soap.Limits
-	Now    func() time.Time
-	Log    logr.Logger
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For header
+	// names the real client; empty trusts no header.
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	Log            logr.Logger
 }
 
 // Handler serves POST /sts and GET /sts?wsdl.
@@ -64,7 +66,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if snap == nil {
 		return nil, soap.Faultf(soap.RequestFailed, "The STS has no policy loaded yet; try again shortly.")
 	}
-	if err := checkAddress(snap, r.RemoteAddr); err != nil {
+	if err := checkAddress(snap, r, s.TrustedProxies); err != nil {
 		return nil, err
 	}
 	limits := s.Limits
@@ -132,24 +134,16 @@ func responseSecurity(now time.Time) *etree.Element {
 }
 
 // checkAddress refuses callers outside the STS's trusted addresses.
-func checkAddress(snap *policy.Snapshot, remote string) error {
+func checkAddress(snap *policy.Snapshot, r *http.Request, trustedProxies []netip.Prefix) error {
 	if len(snap.STS.TrustedAddresses) == 0 {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(remote)
-	if err != nil {
-		host = remote
+	addr, ok := clientAddress(r, trustedProxies)
+	if ok && contains(snap.STS.TrustedAddresses, addr) {
+		return nil
 	}
-	addr, err := netip.ParseAddr(host)
-	if err == nil {
-		addr = addr.Unmap()
-		for _, p := range snap.STS.TrustedAddresses {
-			if p.Contains(addr) {
-				return nil
-			}
-		}
-	}
-	return soap.NewFault(soap.FailedAuthentication, "Access denied: this address may not call the STS.", fmt.Errorf("client address %q is not in trustedAddresses", remote))
+	return soap.NewFault(soap.FailedAuthentication, "Access denied: this address may not call the STS.",
+		fmt.Errorf("client address %v (peer %s, X-Forwarded-For %q) is not in trustedAddresses", addr, r.RemoteAddr, r.Header.Values("X-Forwarded-For")))
 }
 
 // fault turns an error into a SOAP fault and logs its cause.

@@ -274,6 +274,33 @@ func TestCorpusClientsGetTokens(t *testing.T) {
 	}
 }
 
+// TestTrustedAddresses: only callers from the listed networks get tokens.
+func TestTrustedAddresses(t *testing.T) {
+	for _, tc := range []struct {
+		networks string
+		allowed  bool
+	}{
+		{"[127.0.0.0/8]", true},
+		{"['10.0.0.0/8', '::1']", false},
+	} {
+		t.Run(tc.networks, func(t *testing.T) {
+			sts := testfixture.StartSTS(t, stsManifest(t, "  replayDetection:\n", "  trustedAddresses: "+tc.networks+"\n  replayDetection:\n"))
+			r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
+			status, body, err := r.Do(http.DefaultClient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if tc.allowed {
+				if status != http.StatusOK {
+					t.Fatalf("status %d:\n%s", status, body)
+				}
+				return
+			}
+			expectFault(t, status, body, "1.2", nsSecExt, "FailedAuthentication", "this address may not call the STS")
+		})
+	}
+}
+
 // TestHotReload changes a relying party in the folder and sees the next
 // token follow, with the watcher running.
 func TestHotReload(t *testing.T) {

@@ -121,7 +121,7 @@ var wsdlNamespaces = []struct{ prefix, uri string }{
 // the messages, and the WS-Policy each binding requires. It fails when the
 // endpoint is not an absolute http(s) URL that XML can carry.
 func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
-	endpoint, err := publicEndpoint(snap.STS.Endpoint)
+	address, endpoint, err := publicEndpoint(snap.STS.Endpoint)
 	if err != nil {
 		return nil, err
 	}
@@ -152,30 +152,31 @@ func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
 			addBinding(defs, c, b)
 		}
 	}
-	addService(defs, endpoint)
+	addService(defs, address)
 	doc.Indent(2)
 	return doc, nil
 }
 
-// publicEndpoint checks and normalises the STS's public URL: surrounding
-// whitespace is dropped (xs:anyURI collapse), and it must be an absolute
-// http or https URL of characters XML can hold.
-func publicEndpoint(raw string) (*url.URL, error) {
-	s := strings.TrimSpace(raw)
+// publicEndpoint checks the STS's public URL and returns it as the WSDL
+// writes it, with surrounding XML whitespace dropped (xs:anyURI collapse)
+// and otherwise as configured, and parsed. It must be an absolute http or
+// https URL of characters XML can hold.
+func publicEndpoint(raw string) (string, *url.URL, error) {
+	s := strings.Trim(raw, " \t\r\n")
 	if s == "" {
-		return nil, errors.New("the STS has no endpoint")
+		return "", nil, errors.New("the STS has no endpoint")
 	}
 	if !isXMLText(s) {
-		return nil, fmt.Errorf("the STS endpoint %q has characters XML cannot carry", s)
+		return "", nil, fmt.Errorf("the STS endpoint %q has characters XML cannot carry", s)
 	}
 	u, err := url.Parse(s)
 	if err != nil {
-		return nil, fmt.Errorf("the STS endpoint is not a URL: %w", err)
+		return "", nil, fmt.Errorf("the STS endpoint is not a URL: %w", err)
 	}
 	if (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, fmt.Errorf("the STS endpoint %q is not an absolute http or https URL", s)
+		return "", nil, fmt.Errorf("the STS endpoint %q is not an absolute http or https URL", s)
 	}
-	return u, nil
+	return s, u, nil
 }
 
 // isXMLText reports whether s is valid UTF-8 made of XML 1.0 characters.
@@ -389,7 +390,7 @@ func addBinding(defs *etree.Element, c trustContract, b soapBinding) {
 }
 
 // addService declares one port per binding, all at the public endpoint.
-func addService(defs *etree.Element, endpoint *url.URL) {
+func addService(defs *etree.Element, address string) {
 	svc := defs.CreateElement("wsdl:service")
 	svc.CreateAttr("name", wsdlServiceName)
 	for _, c := range contracts {
@@ -397,7 +398,7 @@ func addService(defs *etree.Element, endpoint *url.URL) {
 			port := svc.CreateElement("wsdl:port")
 			port.CreateAttr("name", portName(c, b))
 			port.CreateAttr("binding", "tns:"+bindingName(c, b))
-			port.CreateElement(b.prefix+":address").CreateAttr("location", endpoint.String())
+			port.CreateElement(b.prefix+":address").CreateAttr("location", address)
 		}
 	}
 }
@@ -424,7 +425,7 @@ func (s *Server) serveWSDL(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "The STS has no policy loaded yet; try again shortly.", http.StatusServiceUnavailable)
 		return
 	}
-	if err := checkAddress(snap, r.RemoteAddr); err != nil {
+	if err := checkAddress(snap, r, s.TrustedProxies); err != nil {
 		s.Log.Info("WSDL refused", "cause", errString(err), "remote", r.RemoteAddr)
 		http.Error(w, "Access denied: this address may not call the STS.", http.StatusForbidden)
 		return
