@@ -17,6 +17,8 @@ PACKAGES=(
   redis-server      # redis-server: session store tests
   python3-zeep      # SOAP client used as an independent WS-* peer
   libwss4j-java     # WS-Security reference implementation (jar)
+  libxml-security-java # Apache Santuario: independent XML Encryption peer
+  default-jdk-headless # javac/java to run the Java peers
 )
 
 installed() {
@@ -69,9 +71,11 @@ check ldapsearch command -v ldapsearch
 check redis-server redis-server --version
 check zeep /usr/bin/python3 -c 'import zeep'
 check wss4j compgen -G '/usr/share/java/wss4j*.jar'
+check santuario test -f /usr/share/java/xmlsec.jar
+check javac command -v javac
 
 if ((${#failed[@]})); then
   echo "install-test-deps: ERROR: not working after install: ${failed[*]}" >&2
   exit 1
 fi
-echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, wss4j"
+echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, wss4j, santuario, javac"

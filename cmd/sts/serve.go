@@ -16,6 +16,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
 	"github.com/trustbroker/trustbroker/internal/issuer"
 	"github.com/trustbroker/trustbroker/internal/policy"
@@ -36,41 +37,27 @@ func serve(args []string) error {
 	var trustedProxies prefixList
 	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses); empty trusts no header")
 	_ = fs.Parse(args)
-	if *kube {
-		return errors.New("--kube is not available in this build yet; use --manifests")
-	}
-	if *manifests == "" {
-		return errors.New("--manifests DIR is required")
+	if *kube == (*manifests != "") {
+		return errors.New("give either --manifests DIR or --kube")
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
-
-	folder, err := source.NewFolder()
-	if err != nil {
-		return err
-	}
-	holder := &policy.Holder{}
-	src := &source.FolderSource{
-		Dir:     *manifests,
-		Folder:  folder,
-		Builder: &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)},
-		Holder:  holder,
-		Log:     log.WithName("source"),
-	}
-	if err := src.Load(); err != nil {
-		return fmt.Errorf("loading %s: %w", *manifests, err)
-	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	go func() {
-		if err := src.Watch(ctx); err != nil {
-			log.Error(err, "watching the manifests folder stopped; the current policy stays in force")
+
+	holder := &policy.Holder{}
+	builder := &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)}
+	if *kube {
+		if err := startKube(ctx, *namespace, *name, builder, holder, log); err != nil {
+			return err
 		}
-	}()
+	} else if err := startFolder(ctx, *manifests, builder, holder, log); err != nil {
+		return err
+	}
 
 	sts := &server.Server{
 		Policy:         holder,
 		Issuer:         &issuer.Issuer{},
-		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(holder.Load().STS.Replay.MaxEntries, time.Now), Log: log.WithName("replay")},
+		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(replayEntries(holder), time.Now), Log: log.WithName("replay")},
 		Now:            time.Now,
 		Log:            log.WithName("sts"),
 		TrustedProxies: trustedProxies,
@@ -94,6 +81,7 @@ func serve(args []string) error {
 		go func() { errs <- s.ListenAndServe() }()
 	}
 	log.Info("serving", "sts", "http://"+*listen+"/sts", "metrics", "http://"+*metricsListen+"/metrics")
+	var err error
 	select {
 	case err = <-errs:
 	case <-ctx.Done():
@@ -138,4 +126,49 @@ func (p *prefixList) Set(v string) error {
 		*p = append(*p, prefix)
 	}
 	return nil
+}
+
+// startFolder loads a manifests folder and watches it for changes.
+func startFolder(ctx context.Context, dir string, builder *source.Builder, holder *policy.Holder, log logr.Logger) error {
+	folder, err := source.NewFolder()
+	if err != nil {
+		return err
+	}
+	src := &source.FolderSource{Dir: dir, Folder: folder, Builder: builder, Holder: holder, Log: log.WithName("source")}
+	if err := src.Load(); err != nil {
+		return fmt.Errorf("loading %s: %w", dir, err)
+	}
+	go func() {
+		if err := src.Watch(ctx); err != nil {
+			log.Error(err, "watching the manifests folder stopped; the current policy stays in force")
+		}
+	}()
+	return nil
+}
+
+// startKube follows the resources in the API server (in-cluster, or the
+// KUBECONFIG of the environment). The STS is ready once a policy is loaded.
+func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, log logr.Logger) error {
+	if namespace == "" || name == "" {
+		return errors.New("--kube needs --namespace and --name of the SecurityTokenService")
+	}
+	cfg, err := ctrlconfig.GetConfig()
+	if err != nil {
+		return fmt.Errorf("connecting to the API server: %w", err)
+	}
+	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source")}
+	go func() {
+		if err := src.Run(ctx); err != nil {
+			log.Error(err, "following the API server stopped; the current policy stays in force")
+		}
+	}()
+	return nil
+}
+
+// replayEntries sizes the in-memory replay store from the first policy.
+func replayEntries(holder *policy.Holder) int {
+	if snap := holder.Load(); snap != nil {
+		return snap.STS.Replay.MaxEntries
+	}
+	return wssec.DefaultReplayEntries
 }

@@ -140,7 +140,7 @@ type RelyingParty struct {
 	AttributeStatementOnly bool
 	TokenLifetime          time.Duration
 	AllowedRoles           []string
-	// Encryption is nil when tokens are not encrypted.
+	// Encryption is nil when the relying party has no certificate.
 	Encryption *Encryption
 }
 
@@ -151,11 +151,17 @@ type AttributeMapping struct {
 	Namespace string
 }
 
-// Encryption encrypts tokens for a relying party.
+// Encryption is what the STS encrypts for a relying party, and how.
 type Encryption struct {
+	// Tokens encrypts whole tokens; without it the certificate serves only
+	// to encrypt holder-of-key proof keys.
+	Tokens bool
+	// Certificates are the relying party's; the first is encrypted for.
 	Certificates  []*x509.Certificate
 	DataAlgorithm string
 	KeyTransport  string
+	// AllowRSA15 admits keyTransport rsa-1_5 (the resource's explicit opt-in).
+	AllowRSA15 bool
 }
 
 // TrustedIssuer is another issuer whose tokens the STS accepts.

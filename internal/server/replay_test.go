@@ -63,7 +63,7 @@ func TestReplayStoreDownRefuses(t *testing.T) {
 // manifests for testfixture.StartSTS.
 func stsManifest(t *testing.T, old, new string) map[string]string {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(testfixture.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
+	raw, err := os.ReadFile(filepath.Join(testtools.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
 	if err != nil {
 		t.Fatal(err)
 	}

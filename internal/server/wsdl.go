@@ -84,15 +84,16 @@ func (c trustContract) responseMessage() string {
 	return c.name + "IssueResponse"
 }
 
-// soapBinding is one of the two SOAP versions a port type is bound to.
+// soapBinding is one of the two SOAP versions a port type is bound to;
+// prefix is bound to its WSDL binding namespace on the root.
 type soapBinding struct {
-	name, prefix, namespace string
+	name, prefix string
 }
 
 // soapBindings lists SOAP 1.2 first: it is what WS-Trust clients normally use.
 var soapBindings = []soapBinding{
-	{name: "Soap12", prefix: "soap12", namespace: nsWSDLSOAP12},
-	{name: "Soap11", prefix: "soap", namespace: nsWSDLSOAP11},
+	{name: "Soap12", prefix: "soap12"},
+	{name: "Soap11", prefix: "soap"},
 }
 
 func bindingName(c trustContract, b soapBinding) string { return c.name + b.name + "Binding" }

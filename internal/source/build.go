@@ -247,15 +247,17 @@ func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver
 	for _, a := range spec.Attributes {
 		rp.Attributes = append(rp.Attributes, policy.AttributeMapping{Name: a.Name, From: a.From, Namespace: stringOr(a.Namespace, sts.SAML.AttributeNamespace)})
 	}
-	if e := spec.Encryption; e != nil && e.Enabled {
+	if e := spec.Encryption; e != nil && (e.Enabled || e.Certificate != nil) {
 		certs, err := r.certificates(e.Certificate)
 		if err != nil {
 			return nil, fmt.Errorf("encryption certificate: %w", err)
 		}
 		rp.Encryption = &policy.Encryption{
+			Tokens:        e.Enabled,
 			Certificates:  certs,
 			DataAlgorithm: stringOr(string(e.DataAlgorithm), "aes256-gcm"),
 			KeyTransport:  stringOr(string(e.KeyTransport), "rsa-oaep"),
+			AllowRSA15:    e.AllowInsecureKeyTransport,
 		}
 	}
 	return rp, nil

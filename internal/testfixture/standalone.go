@@ -19,6 +19,7 @@ import (
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/server"
 	"github.com/trustbroker/trustbroker/internal/source"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
@@ -35,32 +36,12 @@ type STS struct {
 	Server   *server.Server
 }
 
-// RepoRoot finds the repository root (the folder holding go.mod) above the
-// test's working directory.
-func RepoRoot(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
-		}
-		dir = parent
-	}
-}
-
 // StartSTS serves a fresh copy of the standalone samples, with extra
 // manifests (file name → YAML) added, until the test ends.
 func StartSTS(t testing.TB, extra map[string]string) *STS {
 	t.Helper()
 	dir := t.TempDir()
-	src := filepath.Join(RepoRoot(t), "config", "samples", "standalone")
+	src := filepath.Join(testtools.RepoRoot(t), "config", "samples", "standalone")
 	entries, err := os.ReadDir(src)
 	if err != nil {
 		t.Fatal(err)
@@ -131,7 +112,7 @@ func (s *STS) WriteManifest(t testing.TB, name, content string) {
 // messages beside the repository, skipping the test when it is absent.
 func Corpus(t testing.TB, name string) string {
 	t.Helper()
-	path := filepath.Join(RepoRoot(t), "..", "shared", "corpus", name)
+	path := filepath.Join(testtools.RepoRoot(t), "..", "shared", "corpus", name)
 	if _, err := os.Stat(path); err != nil {
 		t.Skipf("corpus file %s is not available", name)
 	}

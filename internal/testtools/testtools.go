@@ -65,3 +65,23 @@ func StartRedis(t testing.TB, password string) string {
 	t.Fatal(fmt.Sprintf("redis-server did not start; see %s", filepath.Join(dir, "redis.log")))
 	return ""
 }
+
+// RepoRoot finds the repository root (the folder holding go.mod) above the
+// test's working directory.
+func RepoRoot(t testing.TB) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			t.Fatal("no go.mod above the working directory")
+		}
+		dir = parent
+	}
+}

@@ -1,5 +1,6 @@
 // Package xmlsec signs and verifies enveloped XML signatures (on top of
-// goxmldsig's canonicalisation and validation) under an algorithm allow-list.
+// goxmldsig's canonicalisation and validation), and encrypts and decrypts XML
+// elements and keys (XML Encryption 1.1), each under an algorithm allow-list.
 package xmlsec
 
 import (
