@@ -1,0 +1,113 @@
+"""Ask the STS for a token with zeep, as a Python WS-Trust client would.
+
+The client is built from the STS's own WSDL (GET ?wsdl): the port chosen
+decides the SOAP version and the WS-Trust version, the RST children are made
+from the WSDL's schema (RequestType, KeyType) plus a WS-Policy AppliesTo, and
+the credentials are zeep's WS-Security UsernameToken (PasswordText, or
+PasswordDigest with --digest).
+
+zeep adds WS-Addressing headers (Action, MessageID, To) by itself when the
+WSDL names wsam:Action on the operation, as the STS's WSDL does; adding
+zeep.wsa.WsAddressingPlugin as well would send every header twice.
+
+Prints one JSON object on stdout:
+  {"assertion": "<saml:Assertion ...>"} when a token was issued, or
+  {"fault": {"code": ..., "subcodes": [...], "message": ...}} for a SOAP fault.
+"""
+
+import argparse
+import json
+import sys
+
+import requests
+import zeep
+from lxml import etree
+from lxml.builder import ElementMaker
+from zeep import xsd
+from zeep.exceptions import Fault
+from zeep.helpers import serialize_object
+from zeep.transports import Transport
+from zeep.wsse.username import UsernameToken
+
+TRUST = {
+    "13": "http://docs.oasis-open.org/ws-sx/ws-trust/200512",
+    "2005": "http://schemas.xmlsoap.org/ws/2005/02/trust",
+}
+# WS-Trust 2005 has no bearer KeyType; WIF and AD FS clients send NoProofKey.
+BEARER = {
+    "13": TRUST["13"] + "/Bearer",
+    "2005": "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey",
+}
+WSP = "http://schemas.xmlsoap.org/ws/2004/09/policy"
+WSA = "http://www.w3.org/2005/08/addressing"
+ASSERTIONS = {
+    "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion",
+    "{urn:oasis:names:tc:SAML:1.0:assertion}Assertion",
+}
+
+
+def applies_to(address):
+    wsp = ElementMaker(namespace=WSP, nsmap={"wsp": WSP})
+    wsa = ElementMaker(namespace=WSA, nsmap={"wsa": WSA})
+    return wsp.AppliesTo(wsa.EndpointReference(wsa.Address(address)))
+
+
+def find_assertion(value):
+    """Walks zeep's answer (dicts, lists, raw XML for open content)."""
+    if isinstance(value, etree._Element):
+        for el in value.iter():
+            if el.tag in ASSERTIONS:
+                return el
+        return None
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        for item in value:
+            found = find_assertion(item)
+            if found is not None:
+                return found
+    return None
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--wsdl", required=True, help="the STS URL with ?wsdl")
+    parser.add_argument("--port", required=True, help="WSDL port, e.g. Trust13Soap12")
+    parser.add_argument("--trust", required=True, choices=sorted(TRUST))
+    parser.add_argument("--username", required=True)
+    parser.add_argument("--password", required=True)
+    parser.add_argument("--digest", action="store_true", help="send a PasswordDigest")
+    parser.add_argument("--applies-to", required=True)
+    args = parser.parse_args()
+
+    session = requests.Session()
+    # The STS under test is local: never send it through a proxy from the environment.
+    session.trust_env = False
+    client = zeep.Client(
+        args.wsdl,
+        wsse=UsernameToken(args.username, args.password, use_digest=args.digest),
+        transport=Transport(session=session, timeout=30, operation_timeout=30),
+    )
+    service = client.bind("SecurityTokenService", args.port)
+    ns = TRUST[args.trust]
+    rst = [
+        applies_to(args.applies_to),
+        xsd.AnyObject(client.get_element("{%s}KeyType" % ns), BEARER[args.trust]),
+        xsd.AnyObject(client.get_element("{%s}RequestType" % ns), ns + "/Issue"),
+    ]
+    try:
+        answer = service.Issue(_value_1=rst)
+    except Fault as fault:
+        subcodes = [q.text for q in (getattr(fault, "subcodes", None) or [])]
+        json.dump({"fault": {"code": fault.code, "subcodes": subcodes, "message": fault.message}}, sys.stdout)
+        return 0
+    assertion = find_assertion(serialize_object(answer))
+    if assertion is None:
+        print("no SAML assertion in the answer: %r" % (answer,), file=sys.stderr)
+        return 1
+    json.dump({"assertion": etree.tostring(assertion, encoding="unicode")}, sys.stdout)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
