@@ -194,13 +194,16 @@ type DataAlgorithm string
 // +kubebuilder:validation:Enum=rsa-oaep;rsa-oaep-sha256;rsa-1_5
 type KeyTransport string
 
-// EncryptionSpec encrypts tokens for the relying party.
+// EncryptionSpec encrypts tokens, and holder-of-key proof keys, for the
+// relying party.
 //
 // +kubebuilder:validation:XValidation:rule="!self.enabled || has(self.certificate)",message="encryption.enabled needs the relying party's certificate"
 // +kubebuilder:validation:XValidation:rule="!has(self.keyTransport) || self.keyTransport != 'rsa-1_5' || (has(self.allowInsecureKeyTransport) && self.allowInsecureKeyTransport)",message="keyTransport rsa-1_5 is insecure: use rsa-oaep, or set allowInsecureKeyTransport: true if the relying party accepts nothing else"
 type EncryptionSpec struct {
-	// Enabled encrypts issued tokens.
-	Enabled bool `json:"enabled"`
+	// Enabled encrypts issued tokens. Without it the certificate is still
+	// used to encrypt holder-of-key proof keys for the relying party.
+	// +optional
+	Enabled bool `json:"enabled,omitempty"`
 
 	// Certificate is the relying party's encryption certificate.
 	// +optional

@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"crypto/rand"
 	"crypto/sha1"
+	"crypto/x509"
 	"encoding/base64"
 	"fmt"
 	"io"
@@ -27,6 +28,17 @@ type Request struct {
 	SOAP, Trust string
 	// Digest sends a PasswordDigest instead of the password.
 	Digest bool
+	// KeyType is "Bearer" (the default), "SymmetricKey", "PublicKey", or
+	// "none" to send no KeyType at all.
+	KeyType string
+	// KeySize, Entropy and PSHA1 shape a symmetric key request: the
+	// requestor's entropy, and whether the key is computed from both sides'
+	// entropy with P-SHA1.
+	KeySize int
+	Entropy []byte
+	PSHA1   bool
+	// UseKey is the certificate a PublicKey token is bound to.
+	UseKey *x509.Certificate
 	Now    time.Time
 }
 
@@ -48,9 +60,9 @@ func (r Request) Envelope() ([]byte, string, error) {
 	if r.SOAP == "1.1" {
 		soapNS, contentType = nsSOAP11, "text/xml; charset=utf-8"
 	}
-	trustNS, keyType := nsTrust13, nsTrust13+"/Bearer"
+	trustNS := nsTrust13
 	if r.Trust == "2005" {
-		trustNS, keyType = nsTrust05, "http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey"
+		trustNS = nsTrust05
 	}
 	doc := etree.NewDocument()
 	env := doc.CreateElement("s:Envelope")
@@ -102,10 +114,46 @@ func (r Request) Envelope() ([]byte, string, error) {
 	default:
 		return nil, "", fmt.Errorf("token type %q: use saml2 or saml1", r.TokenType)
 	}
-	rst.CreateElement("t:KeyType").SetText(keyType)
+	if err := r.keyRequest(rst, trustNS); err != nil {
+		return nil, "", err
+	}
 	rst.CreateElement("t:RequestType").SetText(trustNS + "/Issue")
 	b, err := doc.WriteToBytes()
 	return b, contentType, err
+}
+
+// keyRequest writes KeyType and, for holder-of-key, what goes with it.
+func (r Request) keyRequest(rst *etree.Element, trustNS string) error {
+	switch r.KeyType {
+	case "", "Bearer":
+		if trustNS == nsTrust05 {
+			rst.CreateElement("t:KeyType").SetText("http://schemas.xmlsoap.org/ws/2005/05/identity/NoProofKey")
+		} else {
+			rst.CreateElement("t:KeyType").SetText(nsTrust13 + "/Bearer")
+		}
+	case "SymmetricKey", "PublicKey":
+		rst.CreateElement("t:KeyType").SetText(trustNS + "/" + r.KeyType)
+	case "none":
+	default:
+		return fmt.Errorf("key type %q: use Bearer, SymmetricKey, PublicKey or none", r.KeyType)
+	}
+	if r.KeySize > 0 {
+		rst.CreateElement("t:KeySize").SetText(fmt.Sprint(r.KeySize))
+	}
+	if r.Entropy != nil {
+		secret := rst.CreateElement("t:Entropy").CreateElement("t:BinarySecret")
+		secret.CreateAttr("Type", trustNS+"/Nonce")
+		secret.SetText(base64.StdEncoding.EncodeToString(r.Entropy))
+	}
+	if r.PSHA1 {
+		rst.CreateElement("t:ComputedKeyAlgorithm").SetText(trustNS + "/CK/PSHA1")
+	}
+	if r.UseKey != nil {
+		data := rst.CreateElement("t:UseKey").CreateElement("ds:KeyInfo")
+		data.CreateAttr("xmlns:ds", "http://www.w3.org/2000/09/xmldsig#")
+		data.CreateElement("ds:X509Data").CreateElement("ds:X509Certificate").SetText(base64.StdEncoding.EncodeToString(r.UseKey.Raw))
+	}
+	return nil
 }
 
 // Do sends the request and returns the HTTP status and the response body.

@@ -13,7 +13,7 @@ import (
 
 // assertion shapes the token for a relying party: subject, validity,
 // audiences, authentication statement and attributes.
-func assertion(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, rst *wstrust.RST, v saml.Version, now time.Time) (*saml.Assertion, error) {
+func assertion(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, rst *wstrust.RST, v saml.Version, p *proof, now time.Time) (*saml.Assertion, error) {
 	nameID, err := subjectName(rp, who.User)
 	if err != nil {
 		return nil, err
@@ -28,7 +28,7 @@ func assertion(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, rs
 		IssueInstant: now,
 		Issuer:       snap.STS.Issuer,
 		Subject:      saml.Subject{NameID: nameID, Format: rp.NameID.Format},
-		Confirmation: saml.SubjectConfirmation{Method: saml.Bearer, NotOnOrAfter: notOnOrAfter},
+		Confirmation: saml.SubjectConfirmation{Method: p.method, KeyInfo: p.keyInfo, NotOnOrAfter: notOnOrAfter},
 		NotBefore:    notBefore,
 		NotOnOrAfter: notOnOrAfter,
 		Audiences:    rp.Audiences,
@@ -37,7 +37,7 @@ func assertion(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, rs
 	if a.Subject.Format == "" {
 		a.Subject.Format = saml.NameIDUnspecified
 	}
-	if v == saml.SAML20 && rst.AppliesTo != "" {
+	if v == saml.SAML20 && p.method == saml.Bearer && rst.AppliesTo != "" {
 		a.Confirmation.Recipient = rst.AppliesTo
 	}
 	if !rp.AttributeStatementOnly {

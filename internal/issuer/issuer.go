@@ -4,7 +4,10 @@
 package issuer
 
 import (
+	"crypto/x509"
 	"fmt"
+
+	"github.com/beevik/etree"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +36,20 @@ type Principal struct {
 	Method saml.AuthnKind
 	// Instant is when it authenticated.
 	Instant time.Time
+	// Certificate is the caller's, when it proved possession of its key
+	// (an X.509 message signature or a TLS client certificate); it can be the
+	// proof key of a holder-of-key token.
+	Certificate *x509.Certificate
+}
+
+// Request is one Issue request as the issuer sees it.
+type Request struct {
+	Who Principal
+	RST *wstrust.RST
+	// Token resolves a "#id" reference into the request's Security header
+	// (for UseKey); it may be nil when the request has no such header.
+	Token func(ref string) (*etree.Element, bool)
+	Now   time.Time
 }
 
 // Issuer issues tokens. It is safe for concurrent use.
@@ -45,7 +62,11 @@ type Issuer struct {
 }
 
 // Issue answers an Issue request.
-func (is *Issuer) Issue(snap *policy.Snapshot, who Principal, rst *wstrust.RST, now time.Time) (*wstrust.RSTR, error) {
+func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, error) {
+	rst, who := req.RST, req.Who
+	if req.Token == nil {
+		req.Token = func(string) (*etree.Element, bool) { return nil, false }
+	}
 	if rst.RequestType != wstrust.RequestIssue {
 		return nil, soap.Faultf(soap.InvalidRequest, "RequestType %s is not supported on this endpoint yet; send %s", rst.RequestTypeURI, wstrust.RequestIssue.URI(rst.Version))
 	}
@@ -61,7 +82,7 @@ func (is *Issuer) Issue(snap *policy.Snapshot, who Principal, rst *wstrust.RST, 
 	if err != nil {
 		return nil, err
 	}
-	keyType, err := keyType(rst, rp)
+	p, err := proofFor(req, rp)
 	if err != nil {
 		return nil, err
 	}
@@ -70,7 +91,7 @@ func (is *Issuer) Issue(snap *policy.Snapshot, who Principal, rst *wstrust.RST, 
 	if kind == wstrust.TokenSAML11 {
 		version = saml.SAML11
 	}
-	a, err := assertion(snap, rp, who, rst, version, now)
+	a, err := assertion(snap, rp, who, rst, version, p, req.Now)
 	if err != nil {
 		return nil, err
 	}
@@ -82,23 +103,54 @@ func (is *Issuer) Issue(snap *policy.Snapshot, who Principal, rst *wstrust.RST, 
 	if err != nil {
 		return nil, soap.NewFault(soap.RequestFailed, "The token could not be built.", err)
 	}
+	if rp.Encryption != nil && rp.Encryption.Tokens {
+		if token, err = encryptToken(token, version, rp, req.Now); err != nil {
+			return nil, err
+		}
+	}
 
 	appliesTo := rst.AppliesTo
 	if appliesTo == "" {
 		appliesTo = rp.Endpoint
 	}
 	return &wstrust.RSTR{
-		Version:             rst.Version,
-		Context:             rst.Context,
-		TokenType:           tokenTypeURI,
-		Token:               token,
+		Version:   rst.Version,
+		Context:   rst.Context,
+		TokenType: tokenTypeURI,
+		Token:     token,
+		// The references name the assertion even when it is encrypted: the
+		// relying party finds it by ID once decrypted.
 		AttachedReference:   wstrust.SAMLTokenReference(kind, a.ID),
 		UnattachedReference: wstrust.SAMLTokenReference(kind, a.ID),
 		Lifetime:            &wstrust.Lifetime{Created: a.NotBefore, Expires: a.NotOnOrAfter},
 		AppliesTo:           appliesTo,
 		RequestType:         wstrust.RequestIssue,
-		KeyType:             keyType,
+		KeyType:             p.keyType,
+		ProofToken:          p.token,
+		Entropy:             p.entropy,
+		KeySize:             p.keySize,
 	}, nil
+}
+
+// encryptToken encrypts a signed assertion for the relying party: SAML 2.0
+// as an EncryptedAssertion, SAML 1.1 as a bare EncryptedData (SAML 1.1 has
+// no wrapper of its own).
+func encryptToken(token *etree.Element, v saml.Version, rp *policy.RelyingParty, now time.Time) (*etree.Element, error) {
+	encrypter, err := encrypterFor(rp, now, "tokens")
+	if err != nil {
+		return nil, err
+	}
+	data, err := encrypter.EncryptElement(token)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, "The token could not be encrypted for the relying party.", err)
+	}
+	if v == saml.SAML11 {
+		return data, nil
+	}
+	wrapper := etree.NewElement("saml2:EncryptedAssertion")
+	wrapper.CreateAttr("xmlns:saml2", saml.NamespaceSAML20)
+	wrapper.AddChild(data)
+	return wrapper, nil
 }
 
 // relyingParty finds the relying party of an AppliesTo.
@@ -129,21 +181,6 @@ func tokenType(rst *wstrust.RST, rp *policy.RelyingParty) (wstrust.TokenKind, st
 		return kind, kind.DefaultURI(rst.Version), nil
 	default:
 		return 0, "", soap.Faultf(soap.InvalidRequest, "TokenType %q is not issued by this STS; ask for SAML 2.0 or SAML 1.1.", rst.TokenType)
-	}
-}
-
-// keyType picks the proof kind: bearer when none was asked.
-func keyType(rst *wstrust.RST, rp *policy.RelyingParty) (wstrust.KeyType, error) {
-	switch rst.KeyType {
-	case wstrust.KeyNone, wstrust.KeyBearer:
-		if !rp.AllowsKeyType(policy.Bearer) {
-			return 0, soap.Faultf(soap.InvalidRequest, "Relying party %q does not accept bearer tokens; it accepts %s.", rp.Endpoint, keyTypeList(rp))
-		}
-		return wstrust.KeyBearer, nil
-	case wstrust.KeySymmetric, wstrust.KeyPublic:
-		return 0, soap.Faultf(soap.InvalidRequest, "KeyType %s (holder-of-key) is not issued by this STS yet; ask for a bearer token.", rst.KeyTypeURI)
-	default:
-		return 0, soap.Faultf(soap.InvalidRequest, "KeyType %q is not known; use Bearer, SymmetricKey or PublicKey.", rst.KeyTypeURI)
 	}
 }
 

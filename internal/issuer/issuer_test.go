@@ -114,7 +114,7 @@ func TestIssueShapesTheToken(t *testing.T) {
 			if tc.rp != nil {
 				tc.rp(rp)
 			}
-			r, err := (&Issuer{}).Issue(snapshot(t, rp), alice, rst(tc.rst), now)
+			r, err := (&Issuer{}).Issue(snapshot(t, rp), Request{Who: alice, RST: rst(tc.rst), Now: now})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -136,8 +136,14 @@ func TestIssueRefusals(t *testing.T) {
 		code   soap.FaultCode
 		reason string
 	}{
-		{"bearer not allowed", func(rp *policy.RelyingParty) { rp.AllowedKeyTypes = []policy.KeyType{policy.SymmetricKey} }, nil, nil,
-			soap.InvalidRequest, "accepts SymmetricKey"},
+		{"bearer not allowed", func(rp *policy.RelyingParty) { rp.AllowedKeyTypes = []policy.KeyType{policy.SymmetricKey} },
+			func(r *wstrust.RST) { r.KeyType = wstrust.KeyBearer }, nil,
+			soap.InvalidRequest, "does not accept Bearer tokens; it accepts SymmetricKey"},
+		{"symmetric key without a relying party certificate", func(rp *policy.RelyingParty) { rp.AllowedKeyTypes = []policy.KeyType{policy.SymmetricKey} }, nil, nil,
+			soap.RequestFailed, "has no certificate to encrypt the holder-of-key proof key for"},
+		{"public key without UseKey or a signature", func(rp *policy.RelyingParty) { rp.AllowedKeyTypes = []policy.KeyType{policy.PublicKey} },
+			func(r *wstrust.RST) { r.KeyType = wstrust.KeyPublic }, nil,
+			soap.InvalidRequest, "KeyType PublicKey needs wst:UseKey"},
 		{"role missing", func(rp *policy.RelyingParty) { rp.AllowedRoles = []string{"finance"} }, nil, nil,
 			soap.TrustFailedAuthentication, "Access denied"},
 		{"no NameID attribute", nil, nil, func(p *Principal) { p.User = &policy.User{Name: "bob"} },
@@ -161,7 +167,7 @@ func TestIssueRefusals(t *testing.T) {
 			if tc.who != nil {
 				tc.who(&who)
 			}
-			_, err := (&Issuer{}).Issue(snapshot(t, rp), who, rst(tc.rst), now)
+			_, err := (&Issuer{}).Issue(snapshot(t, rp), Request{Who: who, RST: rst(tc.rst), Now: now})
 			var f *soap.Fault
 			if !errors.As(err, &f) || f.Code != tc.code || !strings.Contains(f.Reason, tc.reason) {
 				t.Fatalf("err = %v, want %s fault with %q", err, tc.code.Local, tc.reason)

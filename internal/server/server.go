@@ -101,7 +101,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err := guard.Check(r.Context(), header, now); err != nil {
 		return nil, err
 	}
-	rstr, err := s.Issuer.Issue(snap, who, rst, now)
+	rstr, err := s.Issuer.Issue(snap, issuer.Request{Who: who, RST: rst, Token: tokenResolver(header), Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -124,6 +124,14 @@ func securityHeader(env *soap.Envelope) (*wssec.Header, error) {
 	default:
 		return nil, soap.Faultf(soap.InvalidSecurity, "The request has %d wsse:Security headers for this STS; send one.", len(blocks))
 	}
+}
+
+// tokenResolver resolves "#id" references into the Security header.
+func tokenResolver(h *wssec.Header) func(string) (*etree.Element, bool) {
+	if h == nil {
+		return nil
+	}
+	return h.ElementByID
 }
 
 // responseSecurity is the Security header of an answer: a Timestamp, as AD FS sends.

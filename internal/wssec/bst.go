@@ -57,10 +57,10 @@ func bstFault(reason string, cause error) error {
 	return soap.NewFault(soap.InvalidSecurityToken, "BinarySecurityToken "+reason, cause)
 }
 
-// parseBinarySecurityToken reads and decodes a BinarySecurityToken. Only the
+// ParseBinarySecurityToken reads and decodes a BinarySecurityToken. Only the
 // Base64Binary encoding exists in practice; others are refused rather than
 // passed on undecoded.
-func parseBinarySecurityToken(el *etree.Element) (*BinarySecurityToken, error) {
+func ParseBinarySecurityToken(el *etree.Element) (*BinarySecurityToken, error) {
 	b := &BinarySecurityToken{ID: elementID(el), Element: el}
 	if v, ok := attrPlain(el, "ValueType"); ok {
 		b.ValueType = collapse(v)

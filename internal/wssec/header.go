@@ -135,7 +135,7 @@ func (h *Header) add(c *etree.Element) error {
 		h.UsernameTokens = append(h.UsernameTokens, ut)
 		return h.index(ut.ID, identified{el: c, tok: ut})
 	case is(c, NSSecExt, "BinarySecurityToken"):
-		b, err := parseBinarySecurityToken(c)
+		b, err := ParseBinarySecurityToken(c)
 		if err != nil {
 			return err
 		}
