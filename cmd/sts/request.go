@@ -24,9 +24,6 @@ func request(args []string) error {
 	fs.StringVar(&r.Trust, "trust", "1.3", "WS-Trust version: 1.3 or 2005")
 	fs.BoolVar(&r.Digest, "digest", false, "send a PasswordDigest instead of the password")
 	_ = fs.Parse(args)
-	if r.Username == "" {
-		return errors.New("--username is required")
-	}
 	r.Now = time.Now()
 	_, body, err := r.Do(&http.Client{Timeout: 30 * time.Second})
 	if err != nil {

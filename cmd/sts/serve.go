@@ -32,7 +32,8 @@ func serve(args []string) error {
 	kube := fs.Bool("kube", false, "read the resources from the Kubernetes API (in a cluster)")
 	name := fs.String("name", "", "the SecurityTokenService to serve; may be omitted when the folder holds one")
 	namespace := fs.String("namespace", "", "the namespace of the SecurityTokenService")
-	listen := fs.String("listen", "127.0.0.1:8080", "plain HTTP address of the STS endpoint")
+	listen := fs.String("listen", "127.0.0.1:8080", "plain HTTP address of the STS endpoint; empty serves none")
+	tlsListen := fs.String("tls-listen", "", "HTTPS address of the STS endpoint, with the serving certificate of spec.tls and TLS client certificates accepted")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
 	var trustedProxies prefixList
 	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses); empty trusts no header")
@@ -72,15 +73,29 @@ func serve(args []string) error {
 		}
 		fmt.Fprintln(w, "ok")
 	})
-	servers := []*http.Server{
-		{Addr: *listen, Handler: sts.Handler(), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10},
-		{Addr: *metricsListen, Handler: metrics, ReadHeaderTimeout: 10 * time.Second},
+	newServer := func(addr string, h http.Handler) *http.Server {
+		return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
+	}
+	servers := []*http.Server{newServer(*metricsListen, metrics)}
+	if *listen != "" {
+		servers = append(servers, newServer(*listen, sts.Handler()))
+	}
+	if *tlsListen != "" {
+		s := newServer(*tlsListen, sts.Handler())
+		s.TLSConfig = server.TLSConfig(holder)
+		servers = append(servers, s)
 	}
 	errs := make(chan error, len(servers))
 	for _, s := range servers {
-		go func() { errs <- s.ListenAndServe() }()
+		go func() {
+			if s.TLSConfig != nil {
+				errs <- s.ListenAndServeTLS("", "")
+				return
+			}
+			errs <- s.ListenAndServe()
+		}()
 	}
-	log.Info("serving", "sts", "http://"+*listen+"/sts", "metrics", "http://"+*metricsListen+"/metrics")
+	log.Info("serving", "http", *listen, "https", *tlsListen, "metrics", *metricsListen)
 	var err error
 	select {
 	case err = <-errs:

@@ -18,7 +18,9 @@ import (
 
 // Request says what to ask for.
 type Request struct {
-	Endpoint  string
+	Endpoint string
+	// Username and Password make a UsernameToken; no Username sends none
+	// (for callers that authenticate with a TLS client certificate).
 	Username  string
 	Password  string
 	AppliesTo string
@@ -79,23 +81,8 @@ func (r Request) Envelope() ([]byte, string, error) {
 	ts.CreateAttr("u:Id", "_0")
 	ts.CreateElement("u:Created").SetText(r.Now.UTC().Format("2006-01-02T15:04:05.000Z"))
 	ts.CreateElement("u:Expires").SetText(r.Now.Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
-	ut := sec.CreateElement("o:UsernameToken")
-	ut.CreateAttr("u:Id", "uuid-"+uuid())
-	ut.CreateElement("o:Username").SetText(r.Username)
-	if r.Digest {
-		nonce := make([]byte, 16)
-		_, _ = rand.Read(nonce)
-		created := r.Now.UTC().Format("2006-01-02T15:04:05.000Z")
-		sum := sha1.Sum(append(append(append([]byte{}, nonce...), created...), r.Password...))
-		pw := ut.CreateElement("o:Password")
-		pw.CreateAttr("Type", utProfile+"#PasswordDigest")
-		pw.SetText(base64.StdEncoding.EncodeToString(sum[:]))
-		n := ut.CreateElement("o:Nonce")
-		n.CreateAttr("EncodingType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary")
-		n.SetText(base64.StdEncoding.EncodeToString(nonce))
-		ut.CreateElement("u:Created").SetText(created)
-	} else {
-		ut.CreateElement("o:Password").SetText(r.Password)
+	if r.Username != "" {
+		r.usernameToken(sec)
 	}
 	body := env.CreateElement("s:Body")
 	rst := body.CreateElement("t:RequestSecurityToken")
@@ -120,6 +107,29 @@ func (r Request) Envelope() ([]byte, string, error) {
 	rst.CreateElement("t:RequestType").SetText(trustNS + "/Issue")
 	b, err := doc.WriteToBytes()
 	return b, contentType, err
+}
+
+// usernameToken adds the UsernameToken: the password in clear, or its
+// digest with a fresh nonce.
+func (r Request) usernameToken(sec *etree.Element) {
+	ut := sec.CreateElement("o:UsernameToken")
+	ut.CreateAttr("u:Id", "uuid-"+uuid())
+	ut.CreateElement("o:Username").SetText(r.Username)
+	if r.Digest {
+		nonce := make([]byte, 16)
+		_, _ = rand.Read(nonce)
+		created := r.Now.UTC().Format("2006-01-02T15:04:05.000Z")
+		sum := sha1.Sum(append(append(append([]byte{}, nonce...), created...), r.Password...))
+		pw := ut.CreateElement("o:Password")
+		pw.CreateAttr("Type", utProfile+"#PasswordDigest")
+		pw.SetText(base64.StdEncoding.EncodeToString(sum[:]))
+		n := ut.CreateElement("o:Nonce")
+		n.CreateAttr("EncodingType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary")
+		n.SetText(base64.StdEncoding.EncodeToString(nonce))
+		ut.CreateElement("u:Created").SetText(created)
+	} else {
+		ut.CreateElement("o:Password").SetText(r.Password)
+	}
 }
 
 // keyRequest writes KeyType and, for holder-of-key, what goes with it.

@@ -7,6 +7,7 @@ package policy
 
 import (
 	"crypto"
+	"crypto/tls"
 	"crypto/x509"
 	"net/netip"
 	"sync/atomic"
@@ -38,6 +39,9 @@ type STS struct {
 	MaxClockSkew  time.Duration
 
 	UsernameToken UsernameTokenAuth
+	X509          X509Auth
+	// TLS is the serving certificate; nil serves plain HTTP only.
+	TLS *tls.Certificate
 	// AllowedRoles lets only users with one of these roles obtain tokens;
 	// empty allows every authenticated user.
 	AllowedRoles []string
@@ -79,6 +83,16 @@ type SigningKey struct {
 	// (rsa-sha256, sha256, ...).
 	SignatureAlgorithm string
 	DigestAlgorithm    string
+}
+
+// X509Auth says which certificates authenticate callers, by a WS-Security
+// signature or a TLS client certificate.
+type X509Auth struct {
+	Enabled bool
+	// Roots are the CAs client certificates must chain to; nil for none.
+	Roots *x509.CertPool
+	// Pinned are registered client certificates, trusted as they are.
+	Pinned []*x509.Certificate
 }
 
 // UsernameTokenAuth says which UsernameTokens are accepted.

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -22,23 +23,34 @@ func denied(cause error) *soap.Fault {
 	return soap.NewFault(soap.FailedAuthentication, "Access denied: the credentials could not be verified.", cause)
 }
 
-// authenticate establishes who is calling from the WS-Security header.
-func authenticate(ctx context.Context, snap *policy.Snapshot, h *wssec.Header, now time.Time) (issuer.Principal, error) {
-	if h == nil {
-		return issuer.Principal{}, denied(errors.New("the request has no wsse:Security header"))
-	}
-	if h.Timestamp != nil {
+// authenticate establishes who is calling: from the message's WS-Security
+// header when it carries credentials, else from the TLS client certificate.
+func authenticate(ctx context.Context, snap *policy.Snapshot, h *wssec.Header, conn *tls.ConnectionState, now time.Time) (issuer.Principal, error) {
+	if h != nil && h.Timestamp != nil {
 		if err := wssec.CheckTimestamp(h.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
 			return issuer.Principal{}, err
 		}
 	}
-	switch len(h.UsernameTokens) {
-	case 0:
-		return issuer.Principal{}, soap.Faultf(soap.UnsupportedSecurityToken, "The request carries no credentials this STS accepts: send a wsse:UsernameToken.")
-	case 1:
-	default:
+	switch {
+	case h != nil && len(h.UsernameTokens) > 1:
 		return issuer.Principal{}, soap.Faultf(soap.InvalidSecurity, "The request carries %d UsernameTokens; send one.", len(h.UsernameTokens))
+	case h != nil && len(h.UsernameTokens) == 1:
+		return usernameToken(ctx, snap, h, now)
+	case conn != nil && len(conn.PeerCertificates) > 0:
+		cert, err := trustedCertificate(snap.STS.X509, conn.PeerCertificates, now)
+		if err != nil {
+			return issuer.Principal{}, denied(fmt.Errorf("TLS client certificate: %w", err))
+		}
+		return certificatePrincipal(cert, now), nil
+	case h == nil:
+		return issuer.Principal{}, denied(errors.New("the request has no wsse:Security header and no TLS client certificate"))
+	default:
+		return issuer.Principal{}, soap.Faultf(soap.UnsupportedSecurityToken, "The request carries no credentials this STS accepts: send a wsse:UsernameToken or a TLS client certificate.")
 	}
+}
+
+// usernameToken authenticates the header's one UsernameToken.
+func usernameToken(ctx context.Context, snap *policy.Snapshot, h *wssec.Header, now time.Time) (issuer.Principal, error) {
 	ut := h.UsernameTokens[0]
 	auth := snap.STS.UsernameToken
 	if !auth.Enabled || snap.Users == nil {

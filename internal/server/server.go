@@ -92,7 +92,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, err
 	}
-	who, err := authenticate(r.Context(), snap, header, now)
+	who, err := authenticate(r.Context(), snap, header, r.TLS, now)
 	if err != nil {
 		return nil, err
 	}

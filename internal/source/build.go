@@ -4,6 +4,8 @@
 package source
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -152,6 +154,24 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if ut := spec.Authentication.UsernameToken; ut != nil {
 		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
 	}
+	if x := spec.Authentication.X509; x != nil && x.Enabled {
+		auth, err := x509Auth(x, r)
+		if err != nil {
+			return p, err
+		}
+		p.X509 = auth
+	}
+	if spec.TLS != nil {
+		certPEM, keyPEM, err := r.keyPair(spec.TLS.SecretRef)
+		if err != nil {
+			return p, fmt.Errorf("tls: %w", err)
+		}
+		pair, err := tls.X509KeyPair(certPEM, keyPEM)
+		if err != nil {
+			return p, fmt.Errorf("tls: serving certificate in Secret %s: %w", spec.TLS.SecretRef.Name, err)
+		}
+		p.TLS = &pair
+	}
 	for _, a := range spec.TrustedAddresses {
 		prefix, err := parseAddress(a)
 		if err != nil {
@@ -178,6 +198,33 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
 	}
 	return p, nil
+}
+
+// x509Auth reads the CAs and registered certificates that authenticate callers.
+func x509Auth(x *stsv1alpha1.X509Spec, r resolver) (policy.X509Auth, error) {
+	auth := policy.X509Auth{Enabled: true}
+	if x.TrustedCASecretRef != nil {
+		data, err := r.secretKey(*x.TrustedCASecretRef, "ca.crt")
+		if err != nil {
+			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
+		}
+		cas, err := parseCertificates(data)
+		if err != nil {
+			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
+		}
+		auth.Roots = x509.NewCertPool()
+		for _, c := range cas {
+			auth.Roots.AddCert(c)
+		}
+	}
+	if x.ClientCertificates != nil {
+		certs, err := r.certificates(x.ClientCertificates)
+		if err != nil {
+			return auth, fmt.Errorf("x509.clientCertificates: %w", err)
+		}
+		auth.Pinned = certs
+	}
+	return auth, nil
 }
 
 func replayStore(p *policy.Replay, store *stsv1alpha1.ReplayStoreSpec, r resolver) error {
