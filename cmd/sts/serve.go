@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	ctrlconfig "sigs.k8s.io/controller-runtime/pkg/client/config"
 
@@ -46,12 +48,19 @@ func serve(args []string) error {
 	defer stop()
 
 	holder := &policy.Holder{}
+	registry := prometheus.NewRegistry()
+	registry.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reloadErrors := prometheus.NewCounter(prometheus.CounterOpts{
+		Name: "trustbroker_policy_reload_errors_total",
+		Help: "Configuration changes that could not be loaded (the last good policy stayed in force).",
+	})
+	registry.MustRegister(reloadErrors)
 	builder := &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)}
 	if *kube {
-		if err := startKube(ctx, *namespace, *name, builder, holder, log); err != nil {
+		if err := startKube(ctx, *namespace, *name, builder, holder, reloadErrors, log); err != nil {
 			return err
 		}
-	} else if err := startFolder(ctx, *manifests, builder, holder, log); err != nil {
+	} else if err := startFolder(ctx, *manifests, builder, holder, reloadErrors, log); err != nil {
 		return err
 	}
 
@@ -61,10 +70,12 @@ func serve(args []string) error {
 		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(replayEntries(holder), time.Now), Log: log.WithName("replay")},
 		Now:            time.Now,
 		Log:            log.WithName("sts"),
+		Audit:          log.WithName("audit"),
+		Metrics:        server.NewMetrics(registry, holder),
 		TrustedProxies: trustedProxies,
 	}
 	metrics := http.NewServeMux()
-	metrics.Handle("GET /metrics", promhttp.Handler())
+	metrics.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	metrics.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
 	metrics.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
 		if err := sts.Ready(r.Context()); err != nil {
@@ -144,12 +155,12 @@ func (p *prefixList) Set(v string) error {
 }
 
 // startFolder loads a manifests folder and watches it for changes.
-func startFolder(ctx context.Context, dir string, builder *source.Builder, holder *policy.Holder, log logr.Logger) error {
+func startFolder(ctx context.Context, dir string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, log logr.Logger) error {
 	folder, err := source.NewFolder()
 	if err != nil {
 		return err
 	}
-	src := &source.FolderSource{Dir: dir, Folder: folder, Builder: builder, Holder: holder, Log: log.WithName("source")}
+	src := &source.FolderSource{Dir: dir, Folder: folder, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors}
 	if err := src.Load(); err != nil {
 		return fmt.Errorf("loading %s: %w", dir, err)
 	}
@@ -163,7 +174,7 @@ func startFolder(ctx context.Context, dir string, builder *source.Builder, holde
 
 // startKube follows the resources in the API server (in-cluster, or the
 // KUBECONFIG of the environment). The STS is ready once a policy is loaded.
-func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, log logr.Logger) error {
+func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, log logr.Logger) error {
 	if namespace == "" || name == "" {
 		return errors.New("--kube needs --namespace and --name of the SecurityTokenService")
 	}
@@ -171,7 +182,7 @@ func startKube(ctx context.Context, namespace, name string, builder *source.Buil
 	if err != nil {
 		return fmt.Errorf("connecting to the API server: %w", err)
 	}
-	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source")}
+	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors}
 	go func() {
 		if err := src.Run(ctx); err != nil {
 			log.Error(err, "following the API server stopped; the current policy stays in force")

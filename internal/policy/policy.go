@@ -52,6 +52,8 @@ type STS struct {
 	TrustedAddresses []netip.Prefix
 
 	SAML SAMLDefaults
+	// OnBehalfOf governs token translation (OnBehalfOf and ActAs).
+	OnBehalfOf OnBehalfOf
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
 }
@@ -100,6 +102,26 @@ type UsernameTokenAuth struct {
 	Enabled     bool
 	AllowText   bool
 	AllowDigest bool
+}
+
+// OnBehalfOf says which tokens may be translated and by whom.
+type OnBehalfOf struct {
+	// AllowedTokenTypes are "UsernameToken", "SAML11", "SAML20" or custom
+	// token type URIs handled by a plug-in; empty refuses translation.
+	AllowedTokenTypes []string
+	// RequireAuthenticatedRequestor refuses translation to a caller that
+	// did not authenticate itself.
+	RequireAuthenticatedRequestor bool
+}
+
+// AllowsTokenType reports whether tokens of type t may be translated.
+func (o OnBehalfOf) AllowsTokenType(t string) bool {
+	for _, a := range o.AllowedTokenTypes {
+		if a == t {
+			return true
+		}
+	}
+	return false
 }
 
 // SAMLDefaults are the STS-wide assertion settings a relying party inherits.
@@ -185,6 +207,38 @@ type TrustedIssuer struct {
 	Certificates    []*x509.Certificate
 	AllowedUsages   []string
 	TokenTypes      []TokenType
+}
+
+// Trusted issuer usages, named as in the API.
+const (
+	UsageOnBehalfOf     = "OnBehalfOf"
+	UsageActAs          = "ActAs"
+	UsageValidate       = "Validate"
+	UsageAuthentication = "Authentication"
+)
+
+// AllowsUsage reports whether the issuer's tokens may be used for u.
+func (ti *TrustedIssuer) AllowsUsage(u string) bool {
+	for _, a := range ti.AllowedUsages {
+		if a == u {
+			return true
+		}
+	}
+	return false
+}
+
+// AcceptsTokenType reports whether the issuer's tokens of type t are
+// accepted; an empty list accepts both SAML versions.
+func (ti *TrustedIssuer) AcceptsTokenType(t TokenType) bool {
+	if len(ti.TokenTypes) == 0 {
+		return true
+	}
+	for _, a := range ti.TokenTypes {
+		if a == t {
+			return true
+		}
+	}
+	return false
 }
 
 // AllowsKeyType reports whether the relying party accepts tokens of kind k.

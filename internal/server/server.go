@@ -32,6 +32,9 @@ type Server struct {
 	TrustedProxies []netip.Prefix
 	Now            func() time.Time
 	Log            logr.Logger
+	// Audit receives one line per request; Metrics, when set, counts them.
+	Audit   logr.Logger
+	Metrics *Metrics
 }
 
 // Handler serves POST /sts and GET /sts?wsdl.
@@ -42,20 +45,31 @@ func (s *Server) Handler() http.Handler {
 	return mux
 }
 
-// request is what is known about a request so far, for the fault if it fails.
+// request is what is known about a request so far: for the fault if it
+// fails, and for its audit line.
 type request struct {
 	soap       soap.Version
 	addressing soap.Addressing
 	trustNS    string
+
+	requestType  wstrust.RequestType
+	user         string
+	appliesTo    string
+	relyingParty string
+	generation   uint64
+	rstr         *wstrust.RSTR
 }
 
 func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
 	now := s.Now()
 	req := request{soap: soap.VersionForContentType(r.Header.Get("Content-Type"))}
 	resp, err := s.handle(r, now, &req)
+	var f *soap.Fault
 	if err != nil {
-		resp = s.fault(r, req, err, now)
+		f = soap.AsFault(err)
+		resp = s.fault(req, f, now)
 	}
+	s.record(r, &req, f, s.Now().Sub(now))
 	if err := resp.Write(w); err != nil {
 		s.Log.Error(err, "writing the response", "remote", r.RemoteAddr)
 	}
@@ -66,6 +80,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if snap == nil {
 		return nil, soap.Faultf(soap.RequestFailed, "The STS has no policy loaded yet; try again shortly.")
 	}
+	req.generation = snap.Generation
 	if err := checkAddress(snap, r, s.TrustedProxies); err != nil {
 		return nil, err
 	}
@@ -86,7 +101,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, err
 	}
-	req.trustNS = rst.Version.Namespace()
+	req.trustNS, req.requestType, req.appliesTo = rst.Version.Namespace(), rst.RequestType, rst.AppliesTo
 
 	header, err := securityHeader(env)
 	if err != nil {
@@ -96,6 +111,7 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, err
 	}
+	req.user = who.User.Name
 	guard := wssec.ReplayGuard{Store: s.Replay.For(snap), Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
 		MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
 	if err := guard.Check(r.Context(), header, now); err != nil {
@@ -109,7 +125,10 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, fmt.Errorf("building the RSTR: %w", err)
 	}
-	s.Log.Info("token issued", "user", who.User.Name, "appliesTo", rstr.AppliesTo, "tokenType", rstr.TokenType, "policyGeneration", snap.Generation)
+	req.rstr = rstr
+	if rp, ok := snap.RelyingPartyFor(rst.AppliesTo); ok {
+		req.relyingParty = rp.Namespace + "/" + rp.Name
+	}
 	return soap.NewResponse(env.Version, env.Addressing, rstr.Action(), []*etree.Element{responseSecurity(now)}, el), nil
 }
 
@@ -154,16 +173,11 @@ func checkAddress(snap *policy.Snapshot, r *http.Request, trustedProxies []netip
 		fmt.Errorf("client address %v (peer %s, X-Forwarded-For %q) is not in trustedAddresses", addr, r.RemoteAddr, r.Header.Values("X-Forwarded-For")))
 }
 
-// fault turns an error into a SOAP fault and logs its cause.
-func (s *Server) fault(r *http.Request, req request, err error, now time.Time) *soap.Response {
-	var f *soap.Fault
-	if !errors.As(err, &f) {
-		f = soap.NewFault(soap.Receiver, "The STS could not process the request.", err)
-	}
+// fault answers with f in the request's SOAP and WS-Trust versions.
+func (s *Server) fault(req request, f *soap.Fault, now time.Time) *soap.Response {
 	if req.soap == 0 {
 		req.soap = soap.V12
 	}
-	s.Log.Info("request refused", "fault", f.Code.Local, "reason", f.Reason, "cause", errString(f.Cause), "remote", r.RemoteAddr)
 	return soap.NewFaultResponse(req.soap, req.addressing, req.trustNS, f, responseSecurity(now))
 }
 

@@ -6,6 +6,7 @@ import (
 
 	"github.com/fsnotify/fsnotify"
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustbroker/trustbroker/internal/policy"
 )
@@ -21,6 +22,8 @@ type FolderSource struct {
 	Builder *Builder
 	Holder  *policy.Holder
 	Log     logr.Logger
+	// ReloadErrors, when set, counts changes that could not be loaded.
+	ReloadErrors prometheus.Counter
 }
 
 // Load reads the folder and publishes a new snapshot. On any error the
@@ -66,7 +69,14 @@ func (s *FolderSource) Watch(ctx context.Context) error {
 		case <-timer.C:
 			if err := s.Load(); err != nil {
 				s.Log.Error(err, "manifests folder not loaded; the last good policy stays in force", "dir", s.Dir)
+				countError(s.ReloadErrors)
 			}
 		}
+	}
+}
+
+func countError(c prometheus.Counter) {
+	if c != nil {
+		c.Inc()
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -39,6 +40,8 @@ type KubeSource struct {
 	Builder   *Builder
 	Holder    *policy.Holder
 	Log       logr.Logger
+	// ReloadErrors, when set, counts changes that could not be loaded.
+	ReloadErrors prometheus.Counter
 
 	cache   ctrlcache.Cache
 	clients kubernetes.Interface
@@ -129,6 +132,7 @@ func (k *KubeSource) rebuild(ctx context.Context) {
 	}
 	if err != nil {
 		k.Log.Error(err, "policy not rebuilt; the last good policy stays in force")
+		countError(k.ReloadErrors)
 	}
 }
 

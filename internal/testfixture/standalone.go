@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	"github.com/go-logr/logr/testr"
+	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/issuer"
@@ -34,6 +35,8 @@ type STS struct {
 	Signing  *devkeys.Pair
 	Source   *source.FolderSource
 	Server   *server.Server
+	// Registry holds the server's metrics.
+	Registry *prometheus.Registry
 }
 
 // StartSTS serves a fresh copy of the standalone samples, with extra
@@ -82,12 +85,15 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 	if err := s.Source.Load(); err != nil {
 		t.Fatal(err)
 	}
+	s.Registry = prometheus.NewRegistry()
 	s.Server = &server.Server{
-		Policy: holder,
-		Issuer: &issuer.Issuer{},
-		Replay: &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, time.Now), Log: log},
-		Now:    time.Now,
-		Log:    log,
+		Policy:  holder,
+		Issuer:  &issuer.Issuer{},
+		Replay:  &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, time.Now), Log: log},
+		Now:     time.Now,
+		Log:     log,
+		Audit:   log,
+		Metrics: server.NewMetrics(s.Registry, holder),
 	}
 	hs := httptest.NewServer(s.Server.Handler())
 	t.Cleanup(hs.Close)
