@@ -16,6 +16,7 @@ PACKAGES=(
   ldap-utils        # ldapadd/ldapsearch: seed and query it
   redis-server      # redis-server: session store tests
   python3-zeep      # SOAP client used as an independent WS-* peer
+  python3-xmlsec    # lets zeep sign messages (WS-Security X.509)
   libwss4j-java     # WS-Security reference implementation (jar)
   libxml-security-java # Apache Santuario: independent XML Encryption peer
   default-jdk-headless # javac/java to run the Java peers
@@ -70,6 +71,7 @@ check slapd test -x /usr/sbin/slapd
 check ldapsearch command -v ldapsearch
 check redis-server redis-server --version
 check zeep /usr/bin/python3 -c 'import zeep'
+check python3-xmlsec /usr/bin/python3 -c 'import xmlsec'
 check wss4j compgen -G '/usr/share/java/wss4j*.jar'
 check santuario test -f /usr/share/java/xmlsec.jar
 check javac command -v javac
@@ -78,4 +80,4 @@ if ((${#failed[@]})); then
   echo "install-test-deps: ERROR: not working after install: ${failed[*]}" >&2
   exit 1
 fi
-echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, wss4j, santuario, javac"
+echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac"

@@ -1,5 +1,5 @@
 // Package userstore holds the user stores the STS checks passwords against:
-// the users list from a Secret, and (later) an LDAP directory.
+// the users list from a Secret, and an LDAP directory.
 package userstore
 
 import (
