@@ -31,6 +31,8 @@ help: ## Show the targets.
 manifests: $(CONTROLLER_GEN) ## Write the CRDs and the operator's RBAC role from the Go markers.
 	$(CONTROLLER_GEN) rbac:roleName=trustbroker-operator crd paths="./..." \
 		output:crd:artifacts:config=config/crd/bases output:rbac:artifacts:config=config/rbac
+	cp config/crd/bases/*.yaml charts/trustbroker/crds/
+	cp config/rbac/role.yaml charts/trustbroker/files/operator-role.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Write the DeepCopy methods of the API types.

@@ -7,7 +7,7 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-GENERATED=(config/crd/bases config/rbac api/v1alpha1/zz_generated.deepcopy.go)
+GENERATED=(config/crd/bases config/rbac charts/trustbroker/crds charts/trustbroker/files api/v1alpha1/zz_generated.deepcopy.go)
 snap="$(mktemp -d)"
 trap 'rm -rf "$snap"' EXIT
 for p in "${GENERATED[@]}"; do

@@ -4,6 +4,7 @@ package client
 
 import (
 	"bytes"
+	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
 	"crypto/x509"
@@ -11,9 +12,12 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/beevik/etree"
+
+	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
 // Request says what to ask for.
@@ -24,8 +28,20 @@ type Request struct {
 	Username  string
 	Password  string
 	AppliesTo string
-	// TokenType is "saml2", "saml1" or "" (the relying party's default).
+	// TokenType is "saml2", "saml1", "status" (Validate's RSTR/Status) or
+	// "" (the relying party's default).
 	TokenType string
+	// RequestType is "Issue" (the default), "Validate", "Renew" or "Cancel";
+	// Target is the token (XML) the last three act on.
+	RequestType string
+	Target      string
+	// RenewExpired sends wst:Renewing OK="true": renew even if expired.
+	RenewExpired bool
+	// OnBehalfOf and ActAs are tokens (XML) to request a token for.
+	OnBehalfOf, ActAs string
+	// Claims are claim URIs to ask for (ic:ClaimType); a "?" suffix marks
+	// one as optional.
+	Claims []string
 	// SOAP is "1.1" or "1.2"; Trust is "1.3" or "2005".
 	SOAP, Trust string
 	// Digest sends a PasswordDigest instead of the password.
@@ -41,7 +57,15 @@ type Request struct {
 	PSHA1   bool
 	// UseKey is the certificate a PublicKey token is bound to.
 	UseKey *x509.Certificate
-	Now    time.Time
+	// SigningKey and SigningCert, when set, sign the message (WS-Security
+	// X.509: Body, Timestamp and addressing headers, the certificate in a
+	// BinarySecurityToken).
+	SigningKey  crypto.Signer
+	SigningCert *x509.Certificate
+	// KerberosToken, when set, is a GSS-framed Kerberos AP-REQ for the STS,
+	// sent as a BinarySecurityToken.
+	KerberosToken []byte
+	Now           time.Time
 }
 
 const (
@@ -73,7 +97,7 @@ func (r Request) Envelope() ([]byte, string, error) {
 	env.CreateAttr("xmlns:o", nsWSSE)
 	env.CreateAttr("xmlns:u", nsWSU)
 	header := env.CreateElement("s:Header")
-	header.CreateElement("a:Action").SetText(trustNS + "/RST/Issue")
+	header.CreateElement("a:Action").SetText(trustNS + "/RST/" + r.requestType())
 	header.CreateElement("a:MessageID").SetText("urn:uuid:" + uuid())
 	header.CreateElement("a:To").SetText(r.Endpoint)
 	sec := header.CreateElement("o:Security")
@@ -83,6 +107,13 @@ func (r Request) Envelope() ([]byte, string, error) {
 	ts.CreateElement("u:Expires").SetText(r.Now.Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
 	if r.Username != "" {
 		r.usernameToken(sec)
+	}
+	if r.KerberosToken != nil {
+		bst := sec.CreateElement("o:BinarySecurityToken")
+		bst.CreateAttr("u:Id", "kerberos")
+		bst.CreateAttr("ValueType", "http://docs.oasis-open.org/wss/oasis-wss-kerberos-token-profile-1.1#GSS_Kerberosv5_AP_REQ")
+		bst.CreateAttr("EncodingType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary")
+		bst.SetText(base64.StdEncoding.EncodeToString(r.KerberosToken))
 	}
 	body := env.CreateElement("s:Body")
 	rst := body.CreateElement("t:RequestSecurityToken")
@@ -97,14 +128,26 @@ func (r Request) Envelope() ([]byte, string, error) {
 		rst.CreateElement("t:TokenType").SetText("urn:oasis:names:tc:SAML:2.0:assertion")
 	case "saml1":
 		rst.CreateElement("t:TokenType").SetText("urn:oasis:names:tc:SAML:1.0:assertion")
+	case "status":
+		rst.CreateElement("t:TokenType").SetText(trustNS + "/RSTR/Status")
 	case "":
 	default:
 		return nil, "", fmt.Errorf("token type %q: use saml2 or saml1", r.TokenType)
 	}
-	if err := r.keyRequest(rst, trustNS); err != nil {
+	if rt := r.requestType(); rt == "Issue" || rt == "Validate" {
+		if err := r.keyRequest(rst, trustNS); err != nil {
+			return nil, "", err
+		}
+	}
+	if err := r.tokens(rst); err != nil {
 		return nil, "", err
 	}
-	rst.CreateElement("t:RequestType").SetText(trustNS + "/Issue")
+	rst.CreateElement("t:RequestType").SetText(trustNS + "/" + r.requestType())
+	if r.SigningKey != nil {
+		if err := r.sign(header, sec, body); err != nil {
+			return nil, "", err
+		}
+	}
 	b, err := doc.WriteToBytes()
 	return b, contentType, err
 }
@@ -132,6 +175,44 @@ func (r Request) usernameToken(sec *etree.Element) {
 	}
 }
 
+// sign signs the Body, the Timestamp and the addressing headers with the
+// signing key, referring to the certificate in a BinarySecurityToken.
+func (r Request) sign(header, sec, body *etree.Element) error {
+	signer, err := xmlsec.NewSigner(r.SigningKey, []*x509.Certificate{r.SigningCert}, "", "", xmlsec.AlgorithmPolicy{})
+	if err != nil {
+		return err
+	}
+	bst := etree.NewElement("o:BinarySecurityToken")
+	bst.CreateAttr("u:Id", "x509")
+	bst.CreateAttr("ValueType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3")
+	bst.CreateAttr("EncodingType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary")
+	bst.SetText(base64.StdEncoding.EncodeToString(r.SigningCert.Raw))
+	sec.InsertChildAt(0, bst)
+
+	var targets []xmlsec.DetachedTarget
+	for i, el := range append([]*etree.Element{body}, header.ChildElements()...) {
+		if el == sec {
+			continue
+		}
+		id := fmt.Sprintf("id-%d", i)
+		el.CreateAttr("u:Id", id)
+		targets = append(targets, xmlsec.DetachedTarget{Element: el, ID: id})
+	}
+	ts := sec.FindElement("./Timestamp")
+	targets = append(targets, xmlsec.DetachedTarget{Element: ts, ID: ts.SelectAttrValue("u:Id", "")})
+
+	str := etree.NewElement("o:SecurityTokenReference")
+	ref := str.CreateElement("o:Reference")
+	ref.CreateAttr("URI", "#x509")
+	ref.CreateAttr("ValueType", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x509-token-profile-1.0#X509v3")
+	sig, err := signer.SignDetached(targets, str)
+	if err != nil {
+		return err
+	}
+	sec.AddChild(sig)
+	return nil
+}
+
 // keyRequest writes KeyType and, for holder-of-key, what goes with it.
 func (r Request) keyRequest(rst *etree.Element, trustNS string) error {
 	switch r.KeyType {
@@ -145,6 +226,10 @@ func (r Request) keyRequest(rst *etree.Element, trustNS string) error {
 		rst.CreateElement("t:KeyType").SetText(trustNS + "/" + r.KeyType)
 	case "none":
 	default:
+		if strings.Contains(r.KeyType, ":") { // a URI this client does not know, sent as is
+			rst.CreateElement("t:KeyType").SetText(r.KeyType)
+			break
+		}
 		return fmt.Errorf("key type %q: use Bearer, SymmetricKey, PublicKey or none", r.KeyType)
 	}
 	if r.KeySize > 0 {
@@ -178,7 +263,7 @@ func (r Request) Do(hc *http.Client) (int, []byte, error) {
 	}
 	req.Header.Set("Content-Type", contentType)
 	if r.SOAP == "1.1" {
-		req.Header.Set("SOAPAction", `"`+nsTrust13+"/RST/Issue"+`"`)
+		req.Header.Set("SOAPAction", `"`+nsTrust13+"/RST/"+r.requestType()+`"`)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
@@ -216,4 +301,47 @@ func uuid() string {
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
 	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:])
+}
+
+func (r Request) requestType() string {
+	if r.RequestType == "" {
+		return "Issue"
+	}
+	return r.RequestType
+}
+
+// tokens writes the elements that carry tokens or claims: OnBehalfOf,
+// ActAs, the Validate/Renew/Cancel target, Renewing and Claims.
+func (r Request) tokens(rst *etree.Element) error {
+	containers := []struct{ tag, xml string }{{"t:OnBehalfOf", r.OnBehalfOf}, {"t:ActAs", r.ActAs}}
+	if r.requestType() != "Issue" {
+		containers = append(containers, struct{ tag, xml string }{"t:" + r.requestType() + "Target", r.Target})
+	}
+	for _, c := range containers {
+		if c.xml == "" {
+			continue
+		}
+		doc := etree.NewDocument()
+		if err := doc.ReadFromString(c.xml); err != nil || doc.Root() == nil {
+			return fmt.Errorf("%s: the token is not XML: %v", c.tag, err)
+		}
+		rst.CreateElement(c.tag).AddChild(doc.Root())
+	}
+	if r.RenewExpired {
+		rst.CreateElement("t:Renewing").CreateAttr("OK", "true")
+	}
+	if len(r.Claims) > 0 {
+		claims := rst.CreateElement("t:Claims")
+		claims.CreateAttr("Dialect", "http://schemas.xmlsoap.org/ws/2005/05/identity")
+		claims.CreateAttr("xmlns:ic", "http://schemas.xmlsoap.org/ws/2005/05/identity")
+		for _, c := range r.Claims {
+			ct := claims.CreateElement("ic:ClaimType")
+			uri, optional := strings.CutSuffix(c, "?")
+			ct.CreateAttr("Uri", uri)
+			if optional {
+				ct.CreateAttr("Optional", "true")
+			}
+		}
+	}
+	return nil
 }

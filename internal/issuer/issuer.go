@@ -4,17 +4,20 @@
 package issuer
 
 import (
+	"context"
 	"crypto/x509"
 	"fmt"
-
-	"github.com/beevik/etree"
 	"strings"
 	"sync"
 	"time"
 
+	"github.com/beevik/etree"
+	"github.com/go-logr/logr"
+
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/wssec"
 	"github.com/trustbroker/trustbroker/internal/wstrust"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
@@ -42,28 +45,69 @@ type Principal struct {
 	Certificate *x509.Certificate
 }
 
-// Request is one Issue request as the issuer sees it.
+// Request is one request as the issuer sees it.
 type Request struct {
+	// Ctx carries the request's deadline to user and replay stores; nil
+	// means context.Background.
+	Ctx context.Context
+	// Who is the authenticated requestor. A nil User is an anonymous
+	// requestor, accepted only for token translation when the STS does not
+	// require requestors to authenticate.
 	Who Principal
 	RST *wstrust.RST
 	// Token resolves a "#id" reference into the request's Security header
-	// (for UseKey); it may be nil when the request has no such header.
+	// (for UseKey and token references); nil when there is no header.
 	Token func(ref string) (*etree.Element, bool)
+	// Store records cancelled tokens (the STS's replay store); nil keeps
+	// them in this process only.
+	Store wssec.ReplayStore
 	Now   time.Time
 }
 
 // Issuer issues tokens. It is safe for concurrent use.
 type Issuer struct {
+	// Log receives what is ignored rather than refused (e.g. Claims of an
+	// unknown dialect); the zero Logger discards.
+	Log logr.Logger
+
 	mu sync.Mutex
 	// signer is built once per policy generation: building one checks the
 	// key and certificate, which need not happen per token.
 	signer    *xmlsec.Signer
 	signerGen uint64
+	// handlers are the custom token plug-ins by token type.
+	handlers map[string]TokenHandler
 }
 
-// Issue answers an Issue request.
+// Handle answers a request of any RequestType: Issue, Validate, Renew or
+// Cancel. Validate, Renew and Cancel need an authenticated requestor with a
+// role the STS allows.
+func (is *Issuer) Handle(snap *policy.Snapshot, req Request) (*wstrust.RSTR, error) {
+	switch req.RST.RequestType {
+	case wstrust.RequestValidate, wstrust.RequestRenew, wstrust.RequestCancel:
+		if req.Who.User == nil {
+			return nil, soap.Faultf(soap.TrustFailedAuthentication, "The requestor must authenticate.")
+		}
+		if !policy.HasAnyRole(snap.STS.AllowedRoles, req.Who.User.Roles) {
+			return nil, soap.NewFault(soap.TrustFailedAuthentication, accessDeniedMessage,
+				fmt.Errorf("user %q has roles %v; the STS allows %v", req.Who.User.Name, req.Who.User.Roles, snap.STS.AllowedRoles))
+		}
+	}
+	switch req.RST.RequestType {
+	case wstrust.RequestValidate:
+		return is.Validate(snap, req)
+	case wstrust.RequestRenew:
+		return is.Renew(snap, req)
+	case wstrust.RequestCancel:
+		return is.Cancel(snap, req)
+	}
+	return is.Issue(snap, req)
+}
+
+// Issue answers an Issue request. With OnBehalfOf or ActAs the token is
+// issued for the identity the presented token names (see translation).
 func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, error) {
-	rst, who := req.RST, req.Who
+	rst := req.RST
 	if req.Token == nil {
 		req.Token = func(string) (*etree.Element, bool) { return nil, false }
 	}
@@ -74,10 +118,37 @@ func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, erro
 	if err != nil {
 		return nil, err
 	}
+	subject, err := is.translation(snap, &req)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkRoles(snap, rp, req.Who, subject != nil); err != nil {
+		return nil, err
+	}
+	return is.issueFor(snap, req, rp, subject)
+}
+
+// checkRoles lets only requestors with a role the STS and the relying party
+// allow obtain tokens. An anonymous requestor got this far only for a
+// translation the STS allows without authentication.
+func checkRoles(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, translation bool) error {
+	if who.User == nil {
+		if translation {
+			return nil
+		}
+		return soap.Faultf(soap.TrustFailedAuthentication, "The requestor must authenticate.")
+	}
 	if !policy.HasAnyRole(snap.STS.AllowedRoles, who.User.Roles) || !policy.HasAnyRole(rp.AllowedRoles, who.User.Roles) {
-		return nil, soap.NewFault(soap.TrustFailedAuthentication, accessDeniedMessage,
+		return soap.NewFault(soap.TrustFailedAuthentication, accessDeniedMessage,
 			fmt.Errorf("user %q has roles %v; the STS allows %v and relying party %s allows %v", who.User.Name, who.User.Roles, snap.STS.AllowedRoles, rp.Name, rp.AllowedRoles))
 	}
+	return nil
+}
+
+// issueFor builds, signs and (when the relying party asks) encrypts a token
+// for the requestor, or for subject when it is not nil, and answers with it.
+func (is *Issuer) issueFor(snap *policy.Snapshot, req Request, rp *policy.RelyingParty, subject *Identity) (*wstrust.RSTR, error) {
+	rst := req.RST
 	kind, tokenTypeURI, err := tokenType(rst, rp)
 	if err != nil {
 		return nil, err
@@ -91,17 +162,21 @@ func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, erro
 	if kind == wstrust.TokenSAML11 {
 		version = saml.SAML11
 	}
-	a, err := assertion(snap, rp, who, rst, version, p, req.Now)
+	var a *saml.Assertion
+	if subject == nil {
+		a, err = assertion(snap, rp, req.Who, rst, version, p, req.Now)
+	} else {
+		a, err = translatedAssertion(snap, rp, subject, &req, version, p)
+	}
 	if err != nil {
 		return nil, err
 	}
-	signer, err := is.signerFor(snap)
-	if err != nil {
-		return nil, soap.NewFault(soap.RequestFailed, "The STS cannot sign tokens at the moment.", err)
+	if a.Attributes, err = applyClaims(is.Log, rst.Claims, rp, a.Attributes, version); err != nil {
+		return nil, err
 	}
-	token, err := saml.BuildSigned(version, a, signer)
+	token, err := is.sign(snap, version, a)
 	if err != nil {
-		return nil, soap.NewFault(soap.RequestFailed, "The token could not be built.", err)
+		return nil, err
 	}
 	if rp.Encryption != nil && rp.Encryption.Tokens {
 		if token, err = encryptToken(token, version, rp, req.Now); err != nil {
@@ -130,6 +205,19 @@ func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, erro
 		Entropy:             p.entropy,
 		KeySize:             p.keySize,
 	}, nil
+}
+
+// sign builds the assertion in version v and signs it with the STS's key.
+func (is *Issuer) sign(snap *policy.Snapshot, v saml.Version, a *saml.Assertion) (*etree.Element, error) {
+	signer, err := is.Signer(snap)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, "The STS cannot sign tokens at the moment.", err)
+	}
+	token, err := saml.BuildSigned(v, a, signer)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, "The token could not be built.", err)
+	}
+	return token, nil
 }
 
 // encryptToken encrypts a signed assertion for the relying party: SAML 2.0
@@ -192,7 +280,9 @@ func keyTypeList(rp *policy.RelyingParty) string {
 	return strings.Join(names, ", ")
 }
 
-func (is *Issuer) signerFor(snap *policy.Snapshot) (*xmlsec.Signer, error) {
+// Signer returns the signer for snap's signing key, made once per policy
+// generation.
+func (is *Issuer) Signer(snap *policy.Snapshot) (*xmlsec.Signer, error) {
 	is.mu.Lock()
 	defer is.mu.Unlock()
 	if is.signer != nil && is.signerGen == snap.Generation {

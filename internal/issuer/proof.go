@@ -48,6 +48,13 @@ type proof struct {
 // generation matrix's rows for requests without a KeyType.
 func proofFor(req Request, rp *policy.RelyingParty) (*proof, error) {
 	rst := req.RST
+	// Sender-vouches is no KeyType: a requestor acting for someone who asks
+	// for no key type (or one this STS does not know, such as the
+	// proprietary sender-vouches URI of some clients) gets it when the
+	// relying party accepts it.
+	if rst.OnBehalfOf != nil && (rst.KeyType == wstrust.KeyNone || rst.KeyType == wstrust.KeyOther) && rp.AllowsKeyType(policy.SenderVouches) {
+		return &proof{keyType: wstrust.KeyNone, method: saml.SenderVouches}, nil
+	}
 	switch rst.KeyType {
 	case wstrust.KeyNone:
 		switch {

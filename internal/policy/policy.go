@@ -6,6 +6,7 @@
 package policy
 
 import (
+	"context"
 	"crypto"
 	"crypto/tls"
 	"crypto/x509"
@@ -40,8 +41,12 @@ type STS struct {
 
 	UsernameToken UsernameTokenAuth
 	X509          X509Auth
+	// Kerberos is nil when Kerberos authentication is off.
+	Kerberos *KerberosAuth
 	// TLS is the serving certificate; nil serves plain HTTP only.
 	TLS *tls.Certificate
+	// ResponseSecurity says whether and how responses are signed.
+	ResponseSecurity ResponseSecurity
 	// AllowedRoles lets only users with one of these roles obtain tokens;
 	// empty allows every authenticated user.
 	AllowedRoles []string
@@ -97,6 +102,27 @@ type X509Auth struct {
 	Pinned []*x509.Certificate
 }
 
+// ResponseSecurity signs responses with the signing key.
+type ResponseSecurity struct {
+	Sign bool
+	// Parts are the signed parts: Body, Timestamp, or a WS-Addressing
+	// header's name (To, Action, MessageID, RelatesTo, ReplyTo).
+	Parts []string
+	// ReferenceType names the certificate: DirectReference, KeyIdentifier
+	// or IssuerSerial.
+	ReferenceType string
+	// SkipOverTLS leaves responses to requests that came over TLS unsigned.
+	SkipOverTLS bool
+}
+
+// KerberosAuth is the STS's own Kerberos service identity.
+type KerberosAuth struct {
+	// ServicePrincipal is e.g. HTTP/sts.example.com@EXAMPLE.COM.
+	ServicePrincipal string
+	// Keytab holds the service principal's keys (MIT keytab format).
+	Keytab []byte
+}
+
 // UsernameTokenAuth says which UsernameTokens are accepted.
 type UsernameTokenAuth struct {
 	Enabled     bool
@@ -112,6 +138,16 @@ type OnBehalfOf struct {
 	// RequireAuthenticatedRequestor refuses translation to a caller that
 	// did not authenticate itself.
 	RequireAuthenticatedRequestor bool
+}
+
+// UserLookup is implemented by user stores that can find a user without
+// checking a password. Token translation uses it for a UsernameToken
+// without a password, presented by an authenticated requestor: the subject's
+// roles and attributes then come from the store.
+type UserLookup interface {
+	// Lookup returns the user, or an error wrapping ErrBadCredentials when
+	// the store does not know the name.
+	Lookup(ctx context.Context, username string) (*User, error)
 }
 
 // AllowsTokenType reports whether tokens of type t may be translated.

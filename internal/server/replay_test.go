@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 	"github.com/trustbroker/trustbroker/internal/testtools"
 )
@@ -71,4 +72,40 @@ func stsManifest(t *testing.T, old, new string) map[string]string {
 		t.Fatalf("sts.yaml has no %q to replace", old)
 	}
 	return map[string]string{"sts.yaml": strings.Replace(string(raw), old, new, 1)}
+}
+
+// manifestWithout removes a line that must be there.
+func manifestWithout(t *testing.T, manifest, line string) string {
+	t.Helper()
+	if !strings.Contains(manifest, line) {
+		t.Fatalf("manifest has no %q to remove", line)
+	}
+	return strings.Replace(manifest, line, "", 1)
+}
+
+// TestCancelSeenByAnotherReplica: a token cancelled through one replica is
+// invalid on another sharing the Redis store.
+func TestCancelSeenByAnotherReplica(t *testing.T) {
+	addr := testtools.StartRedis(t, "")
+	shared := stsManifest(t, "    userTokens: true\n", "    userTokens: true\n    store:\n      redis: {address: '"+addr+"'}\n")
+	key, err := devkeys.NewRSA("shared-sts", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shared["signing.key.yaml"] = string(key.SecretYAML("dev-sts-signing"))
+	first, second := testfixture.StartSTS(t, shared), testfixture.StartSTS(t, shared)
+
+	alice := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService}
+	token := issue(t, first, alice)
+	cancel := alice
+	cancel.RequestType, cancel.Target = "Cancel", token
+	if body := issueOK(t, first, cancel); !strings.Contains(string(body), "RequestedTokenCancelled") {
+		t.Fatalf("no RequestedTokenCancelled in\n%s", body)
+	}
+	validate := alice
+	validate.RequestType, validate.Target, validate.TokenType = "Validate", token, "status"
+	doc := parse(t, issueOK(t, second, validate))
+	if code := doc.FindElement("//Status/Code"); code == nil || code.Text() != nsTrust13+"/status/invalid" {
+		t.Fatalf("the other replica says %v, want invalid", code)
+	}
 }

@@ -35,6 +35,8 @@ type Server struct {
 	// Audit receives one line per request; Metrics, when set, counts them.
 	Audit   logr.Logger
 	Metrics *Metrics
+
+	kerberosVerifiers kerberosVerifiers
 }
 
 // Handler serves POST /sts and GET /sts?wsdl.
@@ -107,17 +109,30 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if err != nil {
 		return nil, err
 	}
-	who, err := authenticate(r.Context(), snap, header, r.TLS, now)
+	who, err := s.authenticate(r.Context(), snap, env, header, r.TLS, now)
 	if err != nil {
-		return nil, err
+		if !anonymousTranslation(snap, rst, header, r) {
+			return nil, err
+		}
+		if header != nil && header.Timestamp != nil {
+			if err := wssec.CheckTimestamp(header.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
+				return nil, err
+			}
+		}
+		who = issuer.Principal{} // the issuer decides whether an anonymous requestor may translate
 	}
-	req.user = who.User.Name
-	guard := wssec.ReplayGuard{Store: s.Replay.For(snap), Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
+	if who.User != nil {
+		req.user = who.User.Name
+	}
+	store := s.Replay.For(snap)
+	guard := wssec.ReplayGuard{Store: store, Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
 		MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
-	if err := guard.Check(r.Context(), header, now); err != nil {
-		return nil, err
+	if header != nil {
+		if err := guard.Check(r.Context(), header, now); err != nil {
+			return nil, err
+		}
 	}
-	rstr, err := s.Issuer.Issue(snap, issuer.Request{Who: who, RST: rst, Token: tokenResolver(header), Now: now})
+	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(header), Store: store, Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -129,7 +144,32 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 	if rp, ok := snap.RelyingPartyFor(rst.AppliesTo); ok {
 		req.relyingParty = rp.Namespace + "/" + rp.Name
 	}
-	return soap.NewResponse(env.Version, env.Addressing, rstr.Action(), []*etree.Element{responseSecurity(now)}, el), nil
+	resp := soap.NewResponse(env.Version, env.Addressing, rstr.Action(), []*etree.Element{responseSecurity(now)}, el)
+	if snap.STS.ResponseSecurity.Sign {
+		signer, err := s.Issuer.Signer(snap)
+		if err != nil {
+			return nil, soap.NewFault(soap.RequestFailed, "The STS cannot sign responses at the moment.", err)
+		}
+		if err := signResponse(snap, signer, resp, r.TLS != nil); err != nil {
+			return nil, err
+		}
+	}
+	return resp, nil
+}
+
+// anonymousTranslation reports whether a request that failed to
+// authenticate may go on as an anonymous requestor: it carries no
+// credentials at all (no UsernameToken, signature or TLS client
+// certificate), asks for a token OnBehalfOf or ActAs someone, and the STS
+// does not require translating requestors to authenticate.
+func anonymousTranslation(snap *policy.Snapshot, rst *wstrust.RST, h *wssec.Header, r *http.Request) bool {
+	if snap.STS.OnBehalfOf.RequireAuthenticatedRequestor || (rst.OnBehalfOf == nil && rst.ActAs == nil) || rst.RequestType != wstrust.RequestIssue {
+		return false
+	}
+	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
+		return false
+	}
+	return h == nil || (len(h.UsernameTokens) == 0 && len(h.BinarySecurityTokens) == 0 && len(h.Signatures) == 0 && len(h.Assertions) == 0)
 }
 
 // securityHeader parses the one wsse:Security header addressed to the STS.

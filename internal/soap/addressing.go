@@ -32,7 +32,7 @@ func readAddressing(e *Envelope) (Addressing, error) {
 	seen := map[string]bool{}
 	for _, h := range e.Header {
 		ns := h.NamespaceURI()
-		if !isAddressingNamespace(ns) || !e.targetsUs(h) {
+		if !IsAddressingNamespace(ns) || !e.targetsUs(h) {
 			continue
 		}
 		if a.Namespace == "" {

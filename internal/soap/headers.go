@@ -57,7 +57,7 @@ func (e *Envelope) targetsUs(h *etree.Element) bool {
 // WS-Addressing headers of both namespaces and the WS-Security 1.0 header.
 func understood(h *etree.Element) bool {
 	ns := h.NamespaceURI()
-	return isAddressingNamespace(ns) || (ns == NamespaceSecext && h.Tag == "Security")
+	return IsAddressingNamespace(ns) || (ns == NamespaceSecext && h.Tag == "Security")
 }
 
 // checkMustUnderstand refuses a message with a mandatory header block,

@@ -120,8 +120,8 @@ func VersionForContentType(contentType string) Version {
 	return 0
 }
 
-// isAddressingNamespace reports whether ns is one of the two WS-Addressing
+// IsAddressingNamespace reports whether ns is one of the two WS-Addressing
 // namespaces.
-func isAddressingNamespace(ns string) bool {
+func IsAddressingNamespace(ns string) bool {
 	return ns == NamespaceWSA10 || ns == NamespaceWSA200408
 }

@@ -18,6 +18,7 @@ import (
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/userstore"
+	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 // Builder turns Objects into policy snapshots for one SecurityTokenService.
@@ -27,6 +28,8 @@ type Builder struct {
 	STS types.NamespacedName
 	// Passwords remembers verified passwords across snapshots.
 	Passwords *userstore.VerifiedCache
+
+	ldap ldapStores
 }
 
 // Problem is an object that could not be used. The snapshot keeps that
@@ -142,6 +145,10 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 			IncludeMemberships: spec.SAML.IncludeMemberships,
 			NameID:             nameID(spec.SAML.NameIDMapping, policy.NameID{}),
 		},
+		OnBehalfOf: policy.OnBehalfOf{
+			AllowedTokenTypes:             spec.OnBehalfOf.AllowedTokenTypes,
+			RequireAuthenticatedRequestor: spec.OnBehalfOf.RequireAuthenticatedRequestor,
+		},
 		Replay: policy.Replay{
 			Messages:   spec.ReplayDetection.Messages,
 			UserTokens: spec.ReplayDetection.UserTokens,
@@ -160,6 +167,26 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 			return p, err
 		}
 		p.X509 = auth
+	}
+	rs := spec.ResponseSecurity
+	p.ResponseSecurity = policy.ResponseSecurity{Sign: rs.SignResponse, ReferenceType: stringOr(string(rs.ReferenceType), "DirectReference"), SkipOverTLS: rs.SkipSignatureOverTLS}
+	for _, part := range rs.SignedParts {
+		p.ResponseSecurity.Parts = append(p.ResponseSecurity.Parts, string(part))
+	}
+	if len(p.ResponseSecurity.Parts) == 0 {
+		p.ResponseSecurity.Parts = []string{"Body", "Timestamp"}
+	}
+	if k := spec.Authentication.Kerberos; k != nil && k.Enabled {
+		keytab, err := r.secretKey(*k.KeytabSecretRef, "krb5.keytab")
+		if err != nil {
+			return p, fmt.Errorf("kerberos.keytabSecretRef: %w", err)
+		}
+		// Checked now, so that a wrong keytab shows when it is loaded rather
+		// than at the first request.
+		if _, err := wssec.NewKerberosVerifier(k.ServicePrincipal, keytab, p.MaxClockSkew); err != nil {
+			return p, fmt.Errorf("kerberos: %w", err)
+		}
+		p.Kerberos = &policy.KerberosAuth{ServicePrincipal: k.ServicePrincipal, Keytab: keytab}
 	}
 	if spec.TLS != nil {
 		certPEM, keyPEM, err := r.keyPair(spec.TLS.SecretRef)
@@ -251,7 +278,7 @@ func (b *Builder) users(o *stsv1alpha1.SecurityTokenService, r resolver) (policy
 		return nil, nil
 	}
 	if ut.UserStore.LDAP != nil {
-		return nil, errors.New("the LDAP user store is not available yet: use userStore.secretRef")
+		return b.ldapStore(ut.UserStore.LDAP, r)
 	}
 	data, err := r.secretKey(*ut.UserStore.SecretRef, "users.yaml")
 	if err != nil {

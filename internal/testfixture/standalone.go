@@ -88,7 +88,7 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 	s.Registry = prometheus.NewRegistry()
 	s.Server = &server.Server{
 		Policy:  holder,
-		Issuer:  &issuer.Issuer{},
+		Issuer:  &issuer.Issuer{Log: log},
 		Replay:  &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, time.Now), Log: log},
 		Now:     time.Now,
 		Log:     log,

@@ -244,6 +244,24 @@ func (l *LDAP) Authenticate(ctx context.Context, username, password string) (*po
 		}
 		l.cache.add(key)
 	}
+	return l.user(ctx, entry, username)
+}
+
+// Lookup implements policy.UserLookup: the user's groups and attributes,
+// for a caller authenticated otherwise (certificate, Kerberos, a trusted
+// requestor's OnBehalfOf).
+func (l *LDAP) Lookup(ctx context.Context, username string) (*policy.User, error) {
+	if username == "" || len(username) > maxLDAPUsername || !utf8.ValidString(username) {
+		return nil, fmt.Errorf("%w: user name empty, too long or not UTF-8", policy.ErrBadCredentials)
+	}
+	entry, err := l.findUser(ctx, username)
+	if err != nil {
+		return nil, err
+	}
+	return l.user(ctx, entry, username)
+}
+
+func (l *LDAP) user(ctx context.Context, entry *ldap.Entry, username string) (*policy.User, error) {
 	roles, err := l.findGroups(ctx, entry.DN, username)
 	if err != nil {
 		return nil, err

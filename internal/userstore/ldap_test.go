@@ -702,3 +702,24 @@ func assertValues(t *testing.T, filter string, want ...string) {
 		t.Fatalf("%q asserts %q, want %q", filter, got, want)
 	}
 }
+
+// TestLDAPLookup finds a user's groups and attributes without a password,
+// for callers authenticated by certificate or ticket.
+func TestLDAPLookup(t *testing.T) {
+	s := slapd.Start(t, slapd.Options{LDIF: directory})
+	store, err := NewLDAP(LDAPConfig{URL: s.URL, BindDN: s.RootDN, BindPassword: s.RootPassword, UserBaseDN: peopleDN, GroupBaseDN: groupsDN, Attributes: []string{"mail"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	u, err := store.Lookup(context.Background(), "alice")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(u.Roles, "admins") || len(u.Attributes["mail"]) != 2 {
+		t.Errorf("alice = %+v, want the admins group and both mail values", u)
+	}
+	if _, err := store.Lookup(context.Background(), "nobody"); !errors.Is(err, policy.ErrBadCredentials) {
+		t.Errorf("Lookup(nobody) err = %v, want ErrBadCredentials", err)
+	}
+}

@@ -106,6 +106,15 @@ func (s *Static) Authenticate(_ context.Context, username, password string) (*po
 	return u.user(), nil
 }
 
+// Lookup implements policy.UserLookup.
+func (s *Static) Lookup(_ context.Context, username string) (*policy.User, error) {
+	u, ok := s.users[username]
+	if !ok {
+		return nil, policy.ErrBadCredentials
+	}
+	return u.user(), nil
+}
+
 // PlainPassword returns a user's plain password for PasswordDigest checks.
 func (s *Static) PlainPassword(_ context.Context, username string) (string, *policy.User, error) {
 	u, ok := s.users[username]

@@ -80,6 +80,12 @@ func TestAuthenticate(t *testing.T) {
 		t.Errorf("alice = %+v", u)
 	}
 
+	if u, err := s.Lookup(ctx, "alice"); err != nil || !slices.Equal(u.Roles, []string{"admin"}) {
+		t.Errorf("Lookup(alice) = %+v, %v", u, err)
+	}
+	if _, err := s.Lookup(ctx, "nobody"); !errors.Is(err, policy.ErrBadCredentials) {
+		t.Errorf("Lookup(nobody) err = %v, want ErrBadCredentials", err)
+	}
 	if pw, _, err := s.PlainPassword(ctx, "dave"); err != nil || pw != "dave-pw" {
 		t.Errorf("PlainPassword(dave) = %q, %v", pw, err)
 	}

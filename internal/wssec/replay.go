@@ -22,6 +22,9 @@ type ReplayStore interface {
 	// the same key exactly one gets false. An error means nothing is known
 	// and the caller must refuse the message.
 	Seen(ctx context.Context, key string, ttl time.Duration) (bool, error)
+	// Holds reports whether key is recorded and not yet expired, without
+	// recording it (for lists kept in the store, such as cancelled tokens).
+	Holds(ctx context.Context, key string) (bool, error)
 }
 
 // Key prefixes keep the two kinds of key apart in a shared store.

@@ -88,6 +88,17 @@ func (s *MemoryReplayStore) Seen(ctx context.Context, key string, ttl time.Durat
 	return false, nil
 }
 
+// Holds implements ReplayStore.
+func (s *MemoryReplayStore) Holds(ctx context.Context, key string) (bool, error) {
+	if err := ctx.Err(); err != nil {
+		return false, err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	e, ok := s.entries[key]
+	return ok && s.now().Before(e.expires), nil
+}
+
 // Len returns the number of keys held, expired ones included until the next
 // Seen drops them.
 func (s *MemoryReplayStore) Len() int {

@@ -58,5 +58,14 @@ func (s *RedisReplayStore) Seen(ctx context.Context, key string, ttl time.Durati
 	return !ok, nil
 }
 
+// Holds implements ReplayStore with EXISTS: Redis drops keys at their TTL.
+func (s *RedisReplayStore) Holds(ctx context.Context, key string) (bool, error) {
+	n, err := s.client.Exists(ctx, s.prefix+key).Result()
+	if err != nil {
+		return false, fmt.Errorf("replay store %s: %w", s.client.Options().Addr, err)
+	}
+	return n == 1, nil
+}
+
 // Close releases the connections.
 func (s *RedisReplayStore) Close() error { return s.client.Close() }

@@ -83,3 +83,30 @@ func TestRedisReplayStoreErrors(t *testing.T) {
 		t.Fatal("no error with the store down")
 	}
 }
+
+// TestRedisReplayStoreHolds: a key recorded by one replica is held for
+// another, without being recorded by asking, until its TTL.
+func TestRedisReplayStoreHolds(t *testing.T) {
+	addr := testtools.StartRedis(t, "")
+	ctx := context.Background()
+	a := NewRedisReplayStore(RedisOptions{Address: addr, Prefix: "p:"})
+	b := NewRedisReplayStore(RedisOptions{Address: addr, Prefix: "p:"})
+	defer a.Close()
+	defer b.Close()
+	if held, err := b.Holds(ctx, "cancel:x"); err != nil || held {
+		t.Fatalf("Holds before recording = %v, %v", held, err)
+	}
+	if held, _ := b.Holds(ctx, "cancel:x"); held {
+		t.Fatal("asking recorded the key")
+	}
+	if _, err := a.Seen(ctx, "cancel:x", 100*time.Millisecond); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := b.Holds(ctx, "cancel:x"); err != nil || !held {
+		t.Fatalf("the other replica does not hold the key: %v, %v", held, err)
+	}
+	time.Sleep(200 * time.Millisecond)
+	if held, _ := b.Holds(ctx, "cancel:x"); held {
+		t.Fatal("the key outlived its TTL")
+	}
+}

@@ -235,6 +235,10 @@ func (failingStore) Seen(context.Context, string, time.Duration) (bool, error) {
 	return false, errors.New("connection refused")
 }
 
+func (failingStore) Holds(context.Context, string) (bool, error) {
+	return false, errors.New("connection refused")
+}
+
 // recordingStore remembers the ttl it was asked for.
 type recordingStore struct {
 	*MemoryReplayStore

@@ -1,0 +1,116 @@
+package server_test
+
+import (
+	"bytes"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/devkeys"
+	"github.com/trustbroker/trustbroker/internal/saml"
+	"github.com/trustbroker/trustbroker/internal/testfixture"
+)
+
+// x509STS is an STS that trusts one registered client certificate, and has
+// a relying party for each proof kind.
+func x509STS(t *testing.T, registered *devkeys.Pair, keys relyingPartyKeys) *testfixture.STS {
+	t.Helper()
+	manifests := stsManifest(t, "  authentication:\n", "  authentication:\n"+
+		"    x509:\n      enabled: true\n      clientCertificates:\n        pem: |\n          "+
+		strings.ReplaceAll(strings.TrimSpace(string(registered.CertPEM)), "\n", "\n          ")+"\n")
+	manifests["sts.yaml"] = manifestWithout(t, manifests["sts.yaml"], "    allowedRoles: [admin]\n")
+	manifests["hok.yaml"] = relyingPartyManifest("hok", "urn:example:hok", "[SymmetricKey, PublicKey, Bearer]", "", keys)
+	manifests["pub.yaml"] = relyingPartyManifest("pub", "urn:example:pub", "[PublicKey, SymmetricKey]", "", keys)
+	return testfixture.StartSTS(t, manifests)
+}
+
+// TestX509SignedRequests covers the matrix rows of an X.509 caller without
+// OnBehalfOf: bearer (row 3), symmetric (row 7), asymmetric with and without
+// UseKey (rows 9, 17) and no KeyType (row 18), and the refusals.
+func TestX509SignedRequests(t *testing.T) {
+	registered, err := devkeys.NewRSA("orders-service", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := newRelyingPartyKeys(t)
+	sts := x509STS(t, registered, keys)
+	signed := func(r client.Request) client.Request {
+		r.SigningKey, r.SigningCert = registered.Key, registered.Cert
+		return r
+	}
+	cases := []struct {
+		name    string
+		req     client.Request
+		method  saml.ConfirmationMethod
+		boundTo []byte // the certificate the token is bound to, if any
+	}{
+		{"row 3: bearer", signed(client.Request{AppliesTo: "urn:example:hok", KeyType: "Bearer"}), saml.Bearer, nil},
+		{"row 7: symmetric", signed(client.Request{AppliesTo: "urn:example:hok", KeyType: "SymmetricKey"}), saml.HolderOfKey, nil},
+		{"row 9: UseKey with the signing certificate", signed(client.Request{AppliesTo: "urn:example:hok", KeyType: "PublicKey", UseKey: registered.Cert}), saml.HolderOfKey, registered.Cert.Raw},
+		{"row 17: asymmetric, no UseKey", signed(client.Request{AppliesTo: "urn:example:hok", KeyType: "PublicKey"}), saml.HolderOfKey, registered.Cert.Raw},
+		{"row 18: no KeyType", signed(client.Request{AppliesTo: "urn:example:pub", KeyType: "none"}), saml.HolderOfKey, registered.Cert.Raw},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			body := issueOK(t, sts, tc.req)
+			token, err := client.Token(body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			verifyWithXmlsec1(t, sts.CertFile, token, saml.SAML20)
+			doc := parse(t, []byte(token))
+			a, err := saml.Parse(doc.Root())
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a.Subject.NameID != "orders-service" || a.Confirmation.Method != tc.method || saml.AuthnKindOf(a.Authn.Method) != saml.AuthnX509 {
+				t.Errorf("subject %q, confirmation %v, authentication %q; want orders-service, %v, X.509", a.Subject.NameID, a.Confirmation.Method, a.Authn.Method, tc.method)
+			}
+			if tc.boundTo != nil {
+				cert := doc.FindElement("//SubjectConfirmation//KeyInfo/X509Data/X509Certificate")
+				if cert == nil || !bytes.Equal(decode(t, cert.Text()), tc.boundTo) {
+					t.Errorf("the token is not bound to the signing certificate:\n%s", token)
+				}
+			}
+		})
+	}
+
+	other, err := devkeys.NewRSA("someone-else", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Run("UseKey naming a key the caller did not prove", func(t *testing.T) {
+		r := signed(client.Request{Endpoint: sts.URL, AppliesTo: "urn:example:hok", KeyType: "PublicKey", UseKey: other.Cert, Now: time.Now()})
+		status, body, err := r.Do(http.DefaultClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectFault(t, status, body, "1.2", nsTrust13, "InvalidRequest", "UseKey names a key other than the certificate the request was signed with")
+	})
+	t.Run("unregistered certificate", func(t *testing.T) {
+		r := client.Request{Endpoint: sts.URL, AppliesTo: echoService, SigningKey: other.Key, SigningCert: other.Cert, Now: time.Now()}
+		status, body, err := r.Do(http.DefaultClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectFault(t, status, body, "1.2", nsSecExt, "FailedAuthentication", "")
+	})
+	t.Run("tampered body", func(t *testing.T) {
+		r := signed(client.Request{Endpoint: sts.URL, AppliesTo: echoService, Now: time.Now()})
+		envelope, contentType, err := r.Envelope()
+		if err != nil {
+			t.Fatal(err)
+		}
+		tampered := bytes.Replace(envelope, []byte(echoService), []byte("urn:example:portal"), 1)
+		resp, err := http.Post(sts.URL, contentType, bytes.NewReader(tampered))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var body bytes.Buffer
+		body.ReadFrom(resp.Body)
+		expectFault(t, resp.StatusCode, body.Bytes(), "1.2", nsSecExt, "FailedCheck", "")
+	})
+}
