@@ -66,7 +66,7 @@ func serve(args []string) error {
 
 	sts := &server.Server{
 		Policy:         holder,
-		Issuer:         &issuer.Issuer{},
+		Issuer:         &issuer.Issuer{Log: log.WithName("issuer")},
 		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(replayEntries(holder), time.Now), Log: log.WithName("replay")},
 		Now:            time.Now,
 		Log:            log.WithName("sts"),
