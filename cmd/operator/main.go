@@ -16,14 +16,17 @@ import (
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/controllers"
 )
 
 func main() {
 	var metricsAddr, probeAddr string
 	var leaderElect bool
+	var stsImage string
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8080", "The address the metrics endpoint binds to; \"0\" disables it.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one operator replica reconciles at a time.")
+	flag.StringVar(&stsImage, "sts-image", "ghcr.io/trustbroker/trustbroker:dev", "The STS container image for SecurityTokenServices that set no spec.image.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -45,6 +48,11 @@ func main() {
 		log.Error(err, "cannot create the manager")
 		os.Exit(1)
 	}
+	ctx := ctrl.SetupSignalHandler()
+	if err := controllers.Setup(ctx, mgr, controllers.Options{STSImage: stsImage}); err != nil {
+		log.Error(err, "cannot set up the reconcilers")
+		os.Exit(1)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		log.Error(err, "cannot add the health check")
 		os.Exit(1)
@@ -55,7 +63,7 @@ func main() {
 	}
 
 	log.Info("starting the operator")
-	if err := mgr.Start(ctrl.SetupSignalHandler()); err != nil {
+	if err := mgr.Start(ctx); err != nil {
 		log.Error(err, "the manager stopped")
 		os.Exit(1)
 	}

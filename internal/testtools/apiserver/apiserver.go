@@ -27,9 +27,18 @@ type Server struct {
 	Kubeconfig, Kubectl string
 }
 
+// Option changes the API server Start runs.
+type Option func(*envtest.Environment)
+
+// WithoutCRDs starts the API server without the trustbroker CRDs, for tests
+// that install them another way (helm).
+func WithoutCRDs() Option {
+	return func(env *envtest.Environment) { env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false }
+}
+
 // Start runs an API server until the test ends. Without the binaries it
 // skips the test, or fails it under CI=true.
-func Start(t testing.TB) *Server {
+func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
 	root := testtools.RepoRoot(t)
 	bin := filepath.Join(root, "bin")
@@ -43,6 +52,9 @@ func Start(t testing.TB) *Server {
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 		BinaryAssetsDirectory: bin,
+	}
+	for _, o := range opts {
+		o(env)
 	}
 	// Watches held open by the code under test must not hold up shutdown.
 	env.ControlPlane.GetAPIServer().Configure().Set("shutdown-watch-termination-grace-period", "1s")

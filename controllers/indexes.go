@@ -1,0 +1,154 @@
+package controllers
+
+import (
+	"context"
+	"sort"
+	"strings"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+)
+
+// Field indexes the reconcilers look objects up by. They are registered once
+// per manager by RegisterIndexes.
+const (
+	// indexSTSRef indexes RelyingParty and TrustedIssuer by spec.stsRef.name.
+	indexSTSRef = "spec.stsRef.name"
+	// indexEndpoint indexes RelyingParty by STS, match and endpoint, so the
+	// parties that claim one endpoint are found together.
+	indexEndpoint = "trustbroker.endpointKey"
+	// indexSecrets indexes all three kinds by the Secret names they refer to.
+	indexSecrets = "trustbroker.secretRefs"
+	// indexConfigMaps indexes RelyingParty and TrustedIssuer by the ConfigMap
+	// names they refer to.
+	indexConfigMaps = "trustbroker.configMapRefs"
+)
+
+// RegisterIndexes adds the field indexes the reconcilers need to the
+// manager's cache. Call it once, before the reconcilers' SetupWithManager.
+func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
+	type entry struct {
+		obj   client.Object
+		field string
+		fn    client.IndexerFunc
+	}
+	entries := []entry{
+		{&stsv1alpha1.RelyingParty{}, indexSTSRef, func(o client.Object) []string {
+			return []string{o.(*stsv1alpha1.RelyingParty).Spec.STSRef.Name}
+		}},
+		{&stsv1alpha1.TrustedIssuer{}, indexSTSRef, func(o client.Object) []string {
+			return []string{o.(*stsv1alpha1.TrustedIssuer).Spec.STSRef.Name}
+		}},
+		{&stsv1alpha1.RelyingParty{}, indexEndpoint, func(o client.Object) []string {
+			return []string{endpointKey(o.(*stsv1alpha1.RelyingParty))}
+		}},
+		{&stsv1alpha1.SecurityTokenService{}, indexSecrets, func(o client.Object) []string {
+			return stsSecretNames(o.(*stsv1alpha1.SecurityTokenService))
+		}},
+		{&stsv1alpha1.RelyingParty{}, indexSecrets, func(o client.Object) []string {
+			s, _ := rpSourceNames(o.(*stsv1alpha1.RelyingParty))
+			return s
+		}},
+		{&stsv1alpha1.TrustedIssuer{}, indexSecrets, func(o client.Object) []string {
+			s, _ := sourceNames(&o.(*stsv1alpha1.TrustedIssuer).Spec.Certificates)
+			return s
+		}},
+		{&stsv1alpha1.RelyingParty{}, indexConfigMaps, func(o client.Object) []string {
+			_, c := rpSourceNames(o.(*stsv1alpha1.RelyingParty))
+			return c
+		}},
+		{&stsv1alpha1.TrustedIssuer{}, indexConfigMaps, func(o client.Object) []string {
+			_, c := sourceNames(&o.(*stsv1alpha1.TrustedIssuer).Spec.Certificates)
+			return c
+		}},
+	}
+	for _, e := range entries {
+		if err := idx.IndexField(ctx, e.obj, e.field, e.fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// endpointKey identifies what a relying party claims: its STS, how it
+// matches and its endpoint (whitespace trimmed, as xs:anyURI collapses it).
+func endpointKey(rp *stsv1alpha1.RelyingParty) string {
+	match := rp.Spec.Match
+	if match == "" {
+		match = stsv1alpha1.MatchExact
+	}
+	return rp.Spec.STSRef.Name + "\x00" + string(match) + "\x00" + strings.TrimSpace(rp.Spec.Endpoint)
+}
+
+// sourceNames returns the Secret and ConfigMap a certificate source names.
+func sourceNames(src *stsv1alpha1.CertificateSource) (secrets, configMaps []string) {
+	if src == nil {
+		return nil, nil
+	}
+	if src.SecretRef != nil {
+		secrets = append(secrets, src.SecretRef.Name)
+	}
+	if src.ConfigMapRef != nil {
+		configMaps = append(configMaps, src.ConfigMapRef.Name)
+	}
+	return secrets, configMaps
+}
+
+// rpSourceNames returns the Secret and ConfigMap a relying party's encryption
+// certificate comes from.
+func rpSourceNames(rp *stsv1alpha1.RelyingParty) (secrets, configMaps []string) {
+	if rp.Spec.Encryption == nil {
+		return nil, nil
+	}
+	return sourceNames(rp.Spec.Encryption.Certificate)
+}
+
+// stsSecretNames lists every Secret an STS names directly: signing and
+// serving keys, user store, LDAP, X.509 trust, Kerberos keytab and Redis.
+func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
+	s := &sts.Spec
+	names := []string{s.Signing.SecretRef.Name}
+	add := func(ref *stsv1alpha1.SecretKeySelector) {
+		if ref != nil {
+			names = append(names, ref.Name)
+		}
+	}
+	addSource := func(src *stsv1alpha1.CertificateSource) {
+		sec, _ := sourceNames(src)
+		names = append(names, sec...)
+	}
+	if s.TLS != nil {
+		add(&s.TLS.SecretRef)
+	}
+	if ut := s.Authentication.UsernameToken; ut != nil && ut.UserStore != nil {
+		add(ut.UserStore.SecretRef)
+		if l := ut.UserStore.LDAP; l != nil {
+			add(l.BindPasswordSecretRef)
+			addSource(l.CA)
+		}
+	}
+	if x := s.Authentication.X509; x != nil {
+		add(x.TrustedCASecretRef)
+		addSource(x.ClientCertificates)
+	}
+	if k := s.Authentication.Kerberos; k != nil {
+		add(k.KeytabSecretRef)
+	}
+	if st := s.ReplayDetection.Store; st != nil && st.Redis != nil {
+		add(st.Redis.PasswordSecretRef)
+	}
+	return uniqueSorted(names)
+}
+
+// uniqueSorted sorts names and drops duplicates and empty names.
+func uniqueSorted(names []string) []string {
+	sort.Strings(names)
+	out := names[:0]
+	for i, n := range names {
+		if n != "" && (i == 0 || n != names[i-1]) {
+			out = append(out, n)
+		}
+	}
+	return out
+}

@@ -1,0 +1,205 @@
+package controllers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+)
+
+// RelyingPartyReconciler keeps a RelyingParty's status telling its owner
+// whether it is in effect: Accepted (its STS exists and no older relying
+// party claims its endpoint), CertificateValid (the encryption certificate is
+// usable) and Ready (both).
+type RelyingPartyReconciler struct {
+	client.Client
+	// Recorder records an event whenever a condition changes.
+	Recorder events.EventRecorder
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Reconcile brings one RelyingParty's status up to date.
+func (r *RelyingPartyReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var rp stsv1alpha1.RelyingParty
+	if err := r.Get(ctx, req.NamespacedName, &rp); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	now := clockOrNow(r.Now)
+	before := rp.Status.DeepCopy()
+	conds := &conditions{obj: &rp, now: now}
+
+	accepted, err := r.accepted(ctx, &rp)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	conds.set(stsv1alpha1.ConditionAccepted, accepted.OK, accepted.Reason, accepted.Message)
+
+	cert, err := r.certificate(ctx, &rp, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	conds.set(stsv1alpha1.ConditionCertificateValid, cert.OK, cert.Reason, cert.Message)
+
+	ready := readyVerdict(fmt.Sprintf("tokens for %s are issued by SecurityTokenService %s", strings.TrimSpace(rp.Spec.Endpoint), rp.Spec.STSRef.Name), accepted, cert)
+	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
+	rp.Status.ObservedGeneration = rp.Generation
+
+	if !equality.Semantic.DeepEqual(before, &rp.Status) {
+		if err := r.Status().Update(ctx, &rp); err != nil {
+			return retryOnConflict(err)
+		}
+		conds.record(r.Recorder)
+	}
+	return requeueAt(cert.Recheck, now), nil
+}
+
+// accepted decides the Accepted condition: the STS must exist, and no older
+// relying party of the same STS may claim the same endpoint and match.
+func (r *RelyingPartyReconciler) accepted(ctx context.Context, rp *stsv1alpha1.RelyingParty) (verdict, error) {
+	stsName := rp.Spec.STSRef.Name
+	ok, err := stsExists(ctx, r.Client, rp.Namespace, stsName)
+	if err != nil || !ok {
+		return stsNotFound(rp.Namespace, stsName), err
+	}
+	var claims stsv1alpha1.RelyingPartyList
+	if err := r.List(ctx, &claims, client.InNamespace(rp.Namespace), client.MatchingFields{indexEndpoint: endpointKey(rp)}); err != nil {
+		return verdict{}, fmt.Errorf("listing relying parties of %s: %w", stsName, err)
+	}
+	var winner *stsv1alpha1.RelyingParty
+	for i := range claims.Items {
+		other := &claims.Items[i]
+		if other.Name != rp.Name && olderThan(other, rp) && (winner == nil || olderThan(other, winner)) {
+			winner = other
+		}
+	}
+	if winner != nil {
+		match := rp.Spec.Match
+		if match == "" {
+			match = stsv1alpha1.MatchExact
+		}
+		return verdict{
+			Reason: stsv1alpha1.ReasonEndpointConflict,
+			Message: fmt.Sprintf("RelyingParty %s, which is older, already claims endpoint %s (match %s) of SecurityTokenService %s: change spec.endpoint or delete one of the two",
+				winner.Name, strings.TrimSpace(rp.Spec.Endpoint), match, stsName),
+		}, nil
+	}
+	return verdict{OK: true, Reason: stsv1alpha1.ConditionAccepted, Message: fmt.Sprintf("accepted by SecurityTokenService %s", stsName)}, nil
+}
+
+// certificate decides the CertificateValid condition and fills
+// status.certificate.
+func (r *RelyingPartyReconciler) certificate(ctx context.Context, rp *stsv1alpha1.RelyingParty, now time.Time) (verdict, error) {
+	enc := rp.Spec.Encryption
+	if enc == nil || !enc.Enabled {
+		rp.Status.Certificate = nil
+		return verdict{OK: true, Reason: stsv1alpha1.ReasonNotRequired, Message: "encryption is off: tokens for this relying party are not encrypted"}, nil
+	}
+	const field = "spec.encryption.certificate"
+	certs, err := readCertificates(ctx, r.Client, rp.Namespace, enc.Certificate, field)
+	if err != nil {
+		rp.Status.Certificate = nil
+		return sourceVerdict(err)
+	}
+	info := certificateInfo(certs[0])
+	rp.Status.Certificate = &info
+	return checkEncryptionCertificate(certs[0], now, certificateSourceFix(enc.Certificate, field)), nil
+}
+
+// SetupWithManager registers the reconciler; RegisterIndexes must have run.
+func (r *RelyingPartyReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetClient()
+	rpList := func() client.ObjectList { return &stsv1alpha1.RelyingPartyList{} }
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("relyingparty").
+		For(&stsv1alpha1.RelyingParty{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		// Its STS appearing or disappearing changes Accepted.
+		Watches(&stsv1alpha1.SecurityTokenService{},
+			handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexSTSRef, ownName)),
+			builder.WithPredicates(existenceChanged)).
+		// Another party taking or leaving its endpoint changes the conflict.
+		Watches(&stsv1alpha1.RelyingParty{},
+			handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexEndpoint, func(o client.Object) []string {
+				return []string{endpointKey(o.(*stsv1alpha1.RelyingParty))}
+			})),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexSecrets, ownName))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexConfigMaps, ownName))).
+		Complete(r)
+}
+
+// stsExists reports whether the SecurityTokenService exists and is not being deleted.
+func stsExists(ctx context.Context, c client.Reader, ns, name string) (bool, error) {
+	var sts stsv1alpha1.SecurityTokenService
+	err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sts)
+	switch {
+	case apierrors.IsNotFound(err):
+		return false, nil
+	case err != nil:
+		return false, fmt.Errorf("reading SecurityTokenService %s/%s: %w", ns, name, err)
+	}
+	return sts.DeletionTimestamp.IsZero(), nil
+}
+
+// stsNotFound is the Accepted verdict for a missing STS.
+func stsNotFound(ns, name string) verdict {
+	return verdict{
+		Reason:  stsv1alpha1.ReasonSTSNotFound,
+		Message: fmt.Sprintf("SecurityTokenService %s not found in namespace %s: create it or fix spec.stsRef.name", name, ns),
+	}
+}
+
+// olderThan orders objects by creation, then name, so exactly one of two
+// claimants of an endpoint wins and keeps winning.
+func olderThan(a, b client.Object) bool {
+	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
+	if !ta.Equal(&tb) {
+		return ta.Before(&tb)
+	}
+	return a.GetName() < b.GetName()
+}
+
+// sourceVerdict turns a certificate reading error into a False verdict, or
+// passes on an API error to be retried.
+func sourceVerdict(err error) (verdict, error) {
+	var se *sourceError
+	if errors.As(err, &se) {
+		return verdict{Reason: se.Reason, Message: se.Message}, nil
+	}
+	return verdict{}, err
+}
+
+// readyVerdict is True with okMessage when every part is; otherwise it
+// repeats the first failing part's reason and message, so Ready alone tells
+// the owner what to fix.
+func readyVerdict(okMessage string, parts ...verdict) verdict {
+	for _, p := range parts {
+		if !p.OK {
+			return verdict{Reason: p.Reason, Message: p.Message}
+		}
+	}
+	return verdict{OK: true, Reason: stsv1alpha1.ConditionReady, Message: okMessage}
+}
+
+// retryOnConflict requeues quietly after a write lost a race with another
+// writer; other errors are returned to be logged and retried with backoff.
+func retryOnConflict(err error) (ctrl.Result, error) {
+	if apierrors.IsConflict(err) {
+		return ctrl.Result{RequeueAfter: 100 * time.Millisecond}, nil
+	}
+	return ctrl.Result{}, err
+}

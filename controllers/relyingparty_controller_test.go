@@ -1,0 +1,176 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+)
+
+func TestRelyingPartyWaitsForItsSTS(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-sts-later")
+	rp := newRP(ns, "portal", "corp-sts", "https://portal.example.com/")
+	create(t, rp)
+
+	c := waitCondition(t, rp, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonSTSNotFound)
+	want := "SecurityTokenService corp-sts not found in namespace " + ns + ": create it or fix spec.stsRef.name"
+	if c.Message != want {
+		t.Errorf("Accepted message %q, want %q", c.Message, want)
+	}
+	ready := waitCondition(t, rp, stsv1alpha1.ConditionReady, metav1.ConditionFalse, stsv1alpha1.ReasonSTSNotFound)
+	if ready.Message != want {
+		t.Errorf("Ready message %q, want the Accepted message", ready.Message)
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, metav1.ConditionTrue, stsv1alpha1.ReasonNotRequired)
+	waitEvent(t, rp, corev1.EventTypeWarning, stsv1alpha1.ReasonSTSNotFound)
+
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	c = waitCondition(t, rp, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+	if !strings.Contains(c.Message, "corp-sts") {
+		t.Errorf("Accepted message %q does not name the STS", c.Message)
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionReady, metav1.ConditionTrue, stsv1alpha1.ConditionReady)
+	waitEvent(t, rp, corev1.EventTypeNormal, stsv1alpha1.ConditionAccepted)
+	if rp.Status.ObservedGeneration != rp.Generation {
+		t.Errorf("observedGeneration %d, generation %d", rp.Status.ObservedGeneration, rp.Generation)
+	}
+
+	// The STS going away takes the relying party out of effect again.
+	if err := cluster.client.Delete(context.Background(), newSTS(ns, "corp-sts", "")); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonSTSNotFound)
+}
+
+func TestRelyingPartyExpiredCertificate(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-expired")
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	notAfter := time.Now().Add(-48 * time.Hour).UTC().Truncate(time.Second)
+	certPEM, _, _ := makeCert(t, certSpec{cn: "portal.example.com", notBefore: notAfter.AddDate(-1, 0, 0), notAfter: notAfter})
+	create(t, &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "portal-cert"},
+		Data:       map[string][]byte{"tls.crt": certPEM},
+	})
+	rp := newRP(ns, "portal", "corp-sts", "https://portal.example.com/")
+	rp.Spec.Encryption = &stsv1alpha1.EncryptionSpec{
+		Enabled:     true,
+		Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "portal-cert"}},
+	}
+	create(t, rp)
+
+	c := waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateExpired)
+	notAfterText := notAfter.Format(time.RFC3339)
+	for _, s := range []string{notAfterText, "CN=portal.example.com", "put a renewed certificate in Secret portal-cert"} {
+		if !strings.Contains(c.Message, s) {
+			t.Errorf("CertificateValid message %q does not contain %q", c.Message, s)
+		}
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionReady, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateExpired)
+	if rp.Status.Certificate == nil || !rp.Status.Certificate.NotAfter.Time.Equal(notAfter) || rp.Status.Certificate.Subject != "CN=portal.example.com,O=Example" {
+		t.Errorf("status.certificate %+v, want the expired certificate", rp.Status.Certificate)
+	}
+	note := waitEvent(t, rp, corev1.EventTypeWarning, stsv1alpha1.ReasonCertificateExpired)
+	if !strings.Contains(note, notAfterText) {
+		t.Errorf("event note %q does not name the notAfter", note)
+	}
+
+	out := kubectl(t, "describe", "rp", "portal", "-n", ns)
+	for _, s := range []string{"CertificateExpired", "expired at " + notAfterText + " (notAfter)", "Warning"} {
+		if !strings.Contains(out, s) {
+			t.Errorf("kubectl describe rp does not show %q:\n%s", s, out)
+		}
+	}
+
+	// Renewing the certificate in the Secret is noticed without touching the RP.
+	renewed, _, _ := makeCert(t, certSpec{cn: "portal.example.com"})
+	var secret corev1.Secret
+	if err := cluster.client.Get(context.Background(), key(ns, "portal-cert"), &secret); err != nil {
+		t.Fatal(err)
+	}
+	secret.Data["tls.crt"] = renewed
+	if err := cluster.client.Update(context.Background(), &secret); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, metav1.ConditionTrue, ReasonValid)
+	waitCondition(t, rp, stsv1alpha1.ConditionReady, metav1.ConditionTrue, stsv1alpha1.ConditionReady)
+}
+
+func TestRelyingPartyCertificateSources(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-sources")
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	soon, _, _ := makeCert(t, certSpec{cn: "soon", notAfter: time.Now().Add(10 * 24 * time.Hour)})
+	valid, _, _ := makeCert(t, certSpec{cn: "valid"})
+	signOnly, _, _ := makeCert(t, certSpec{cn: "signonly", keyUsage: 1}) // digitalSignature only
+	create(t, &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "certs"},
+		Data: map[string]string{"ca.crt": string(soon), "other.pem": string(valid)}})
+
+	tests := []struct {
+		name       string
+		src        stsv1alpha1.CertificateSource
+		wantOK     metav1.ConditionStatus
+		wantReason string
+		wantInMsg  string
+	}{
+		{"configmap-default-key", stsv1alpha1.CertificateSource{ConfigMapRef: &stsv1alpha1.ConfigMapKeySelector{Name: "certs"}}, metav1.ConditionTrue, stsv1alpha1.ReasonCertificateExpiringSoon, "(in 9 days)"},
+		{"configmap-named-key", stsv1alpha1.CertificateSource{ConfigMapRef: &stsv1alpha1.ConfigMapKeySelector{Name: "certs", Key: "other.pem"}}, metav1.ConditionTrue, ReasonValid, "CN=valid"},
+		{"configmap-missing-key", stsv1alpha1.CertificateSource{ConfigMapRef: &stsv1alpha1.ConfigMapKeySelector{Name: "certs", Key: "nope"}}, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateInvalid, "ConfigMap certs has no key nope"},
+		{"configmap-missing", stsv1alpha1.CertificateSource{ConfigMapRef: &stsv1alpha1.ConfigMapKeySelector{Name: "gone"}}, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateInvalid, "ConfigMap gone not found in namespace " + ns},
+		{"secret-missing", stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "gone"}}, metav1.ConditionFalse, ReasonSecretNotFound, "spec.encryption.certificate.secretRef.name"},
+		{"pem-sign-only", stsv1alpha1.CertificateSource{PEM: string(signOnly)}, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateInvalid, "keyEncipherment"},
+	}
+	for i, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			src := tt.src
+			rp := newRP(ns, tt.name, "corp-sts", fmt.Sprintf("https://app%d.example.com/", i))
+			rp.Spec.Encryption = &stsv1alpha1.EncryptionSpec{Enabled: true, Certificate: &src}
+			create(t, rp)
+			c := waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, tt.wantOK, tt.wantReason)
+			if !strings.Contains(c.Message, tt.wantInMsg) {
+				t.Errorf("message %q does not contain %q", c.Message, tt.wantInMsg)
+			}
+			if tt.wantOK == metav1.ConditionTrue && rp.Status.Certificate == nil {
+				t.Error("status.certificate is empty")
+			}
+		})
+	}
+}
+
+func TestRelyingPartyEndpointConflict(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-conflict")
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	first := newRP(ns, "first", "corp-sts", "https://app.example.com/service")
+	create(t, first)
+	waitCondition(t, first, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+	// Creation timestamps have second resolution: make the order unambiguous.
+	time.Sleep(1100 * time.Millisecond)
+
+	second := newRP(ns, "second", "corp-sts", "https://app.example.com/service")
+	create(t, second)
+	prefix := newRP(ns, "prefix", "corp-sts", "https://app.example.com/service")
+	prefix.Spec.Match = stsv1alpha1.MatchPrefix
+	create(t, prefix)
+
+	c := waitCondition(t, second, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonEndpointConflict)
+	if !strings.Contains(c.Message, "RelyingParty first") || !strings.Contains(c.Message, "https://app.example.com/service (match Exact)") {
+		t.Errorf("conflict message %q does not name the other relying party and the endpoint", c.Message)
+	}
+	waitEvent(t, second, corev1.EventTypeWarning, stsv1alpha1.ReasonEndpointConflict)
+	// The older one keeps its endpoint; a Prefix match is a different claim.
+	waitCondition(t, first, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+	waitCondition(t, prefix, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+
+	if err := cluster.client.Delete(context.Background(), first); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, second, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+}

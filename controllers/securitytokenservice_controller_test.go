@@ -1,0 +1,342 @@
+package controllers
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	policyv1 "k8s.io/api/policy/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+)
+
+// opensslFingerprint formats a SHA-256 digest the way openssl prints it.
+func opensslFingerprint(der []byte) string {
+	sum := sha256.Sum256(der)
+	parts := make([]string, len(sum))
+	for i, b := range sum {
+		parts[i] = fmt.Sprintf("%02X", b)
+	}
+	return strings.Join(parts, ":")
+}
+
+// get reads an object or fails the test after waiting for it to appear.
+func get(t *testing.T, ns, name string, obj client.Object) {
+	t.Helper()
+	eventually(t, fmt.Sprintf("%T %s", obj, name), func() string {
+		if err := cluster.client.Get(context.Background(), key(ns, name), obj); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
+}
+
+// controlledBy checks that the STS is the object's controlling owner.
+func controlledBy(t *testing.T, obj client.Object, sts *stsv1alpha1.SecurityTokenService) {
+	t.Helper()
+	ref := metav1.GetControllerOf(obj)
+	if ref == nil || ref.UID != sts.UID || ref.Kind != "SecurityTokenService" || ref.BlockOwnerDeletion == nil || !*ref.BlockOwnerDeletion {
+		t.Errorf("%T %s: controller reference %+v, want the SecurityTokenService %s", obj, obj.GetName(), ref, sts.Name)
+	}
+}
+
+func TestSecurityTokenServiceRendersItsObjects(t *testing.T) {
+	needCluster(t)
+	ctx := context.Background()
+	ns := newNamespace(t, "sts-render")
+	certPEM, keyPEM, cert := makeCert(t, certSpec{cn: "sts-signing"})
+	create(t, tlsSecret(ns, "signing", certPEM, keyPEM))
+	sts := newSTS(ns, "corp-sts", "signing")
+	sts.Spec.Replicas = ptrTo[int32](2)
+	create(t, sts)
+
+	var dep appsv1.Deployment
+	get(t, ns, "corp-sts", &dep)
+	controlledBy(t, &dep, sts)
+	if *dep.Spec.Replicas != 2 {
+		t.Errorf("replicas %d, want 2", *dep.Spec.Replicas)
+	}
+	pod := dep.Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers, want 1", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	wantArgs := []string{"serve", "--kube", "--namespace", ns, "--name", "corp-sts", "--listen", ":8080", "--metrics-listen", ":9090"}
+	if c.Image != testImage || !slices.Equal(c.Command, []string{"/sts"}) || !slices.Equal(c.Args, wantArgs) {
+		t.Errorf("container runs %s %v %v, want %s /sts %v", c.Image, c.Command, c.Args, testImage, wantArgs)
+	}
+	sc := c.SecurityContext
+	if sc == nil || !derefOr(sc.RunAsNonRoot, false) || !derefOr(sc.ReadOnlyRootFilesystem, false) ||
+		derefOr(sc.AllowPrivilegeEscalation, true) || sc.Capabilities == nil || !slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) ||
+		sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("container security context %+v does not lock the pod down", sc)
+	}
+	if psc := pod.SecurityContext; psc == nil || !derefOr(psc.RunAsNonRoot, false) || psc.SeccompProfile == nil || psc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context %+v", pod.SecurityContext)
+	}
+	if c.Resources.Requests.Cpu().IsZero() || c.Resources.Requests.Memory().IsZero() {
+		t.Errorf("resource requests %v", c.Resources.Requests)
+	}
+	for name, p := range map[string]*corev1.Probe{"/healthz": c.LivenessProbe, "/readyz": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != name || p.HTTPGet.Port.String() != "metrics" {
+			t.Errorf("probe %s: %+v", name, p)
+		}
+	}
+	if pod.ServiceAccountName != "corp-sts" {
+		t.Errorf("service account %q", pod.ServiceAccountName)
+	}
+
+	var svc corev1.Service
+	get(t, ns, "corp-sts", &svc)
+	controlledBy(t, &svc, sts)
+	ports := map[string]string{}
+	for _, p := range svc.Spec.Ports {
+		ports[p.Name] = fmt.Sprintf("%d->%s", p.Port, p.TargetPort.String())
+	}
+	if ports["http"] != "80->http" || ports["metrics"] != "9090->metrics" {
+		t.Errorf("service ports %v", ports)
+	}
+	if !reflect.DeepEqual(svc.Spec.Selector, dep.Spec.Template.Labels) {
+		t.Errorf("service selects %v, pods are labelled %v", svc.Spec.Selector, dep.Spec.Template.Labels)
+	}
+
+	var sa corev1.ServiceAccount
+	get(t, ns, "corp-sts", &sa)
+	controlledBy(t, &sa, sts)
+
+	var role rbacv1.Role
+	get(t, ns, "corp-sts", &role)
+	controlledBy(t, &role, sts)
+	checkRole(t, &role, []string{"signing"})
+
+	var binding rbacv1.RoleBinding
+	get(t, ns, "corp-sts", &binding)
+	controlledBy(t, &binding, sts)
+	if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != "corp-sts" || len(binding.Subjects) != 1 ||
+		binding.Subjects[0].Kind != "ServiceAccount" || binding.Subjects[0].Name != "corp-sts" || binding.Subjects[0].Namespace != ns {
+		t.Errorf("role binding %+v %+v", binding.RoleRef, binding.Subjects)
+	}
+
+	var pdb policyv1.PodDisruptionBudget
+	get(t, ns, "corp-sts", &pdb)
+	controlledBy(t, &pdb, sts)
+	if pdb.Spec.MinAvailable == nil || pdb.Spec.MinAvailable.IntValue() != 1 {
+		t.Errorf("PDB minAvailable %v, want 1", pdb.Spec.MinAvailable)
+	}
+
+	// Status: the signing key is fine; no kubelet runs pods here.
+	waitCondition(t, sts, stsv1alpha1.ConditionSigningKeyValid, metav1.ConditionTrue, ReasonValid)
+	if sc := sts.Status.SigningCertificate; sc == nil || sc.SHA256Fingerprint != opensslFingerprint(cert.Raw) || sc.Subject != "CN=sts-signing,O=Example" || !sc.NotAfter.Time.Equal(cert.NotAfter) {
+		t.Errorf("status.signingCertificate %+v, want fingerprint %s", sts.Status.SigningCertificate, opensslFingerprint(cert.Raw))
+	}
+	avail := waitCondition(t, sts, stsv1alpha1.ConditionAvailable, metav1.ConditionFalse, ReasonPodsNotReady)
+	wantMsg := "0 of 2 STS pods are ready: see `kubectl describe deployment corp-sts -n " + ns + "` and the events of its pods"
+	if avail.Message != wantMsg {
+		t.Errorf("Available message %q, want %q", avail.Message, wantMsg)
+	}
+	waitCondition(t, sts, stsv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonPodsNotReady)
+	if sts.Status.Endpoint != "http://corp-sts."+ns+".svc/sts" || sts.Status.ObservedGeneration != sts.Generation {
+		t.Errorf("status endpoint %q, observedGeneration %d", sts.Status.Endpoint, sts.Status.ObservedGeneration)
+	}
+
+	// A ready pod, as the Deployment controller would report it.
+	dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1}
+	if err := cluster.client.Status().Update(ctx, &dep); err != nil {
+		t.Fatal(err)
+	}
+	avail = waitCondition(t, sts, stsv1alpha1.ConditionAvailable, metav1.ConditionTrue, ReasonPodsReady)
+	if avail.Message != "1 of 2 STS pods are ready" {
+		t.Errorf("Available message %q", avail.Message)
+	}
+	waitCondition(t, sts, stsv1alpha1.ConditionReady, metav1.ConditionTrue, stsv1alpha1.ConditionReady)
+	if sts.Status.Replicas != 2 || sts.Status.ReadyReplicas != 1 {
+		t.Errorf("status replicas %d ready %d, want 2 and 1", sts.Status.Replicas, sts.Status.ReadyReplicas)
+	}
+	waitEvent(t, sts, corev1.EventTypeNormal, stsv1alpha1.ConditionReady)
+
+	// Relying parties and trusted issuers are counted, their Secrets become
+	// readable by the pods, and the pods are not rolled for them.
+	template := dep.Spec.Template.DeepCopy()
+	depGeneration := dep.Generation
+	rp := newRP(ns, "portal", "corp-sts", "https://portal.example.com/")
+	rp.Spec.Encryption = &stsv1alpha1.EncryptionSpec{Enabled: true, Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "portal-cert"}}}
+	create(t, rp)
+	create(t, newTI(ns, "adfs", "corp-sts", stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "adfs-certs"}}))
+	create(t, newRP(ns, "elsewhere", "other-sts", "https://elsewhere.example.com/"))
+	eventually(t, "counts", func() string {
+		_ = conditionOf(t, sts, stsv1alpha1.ConditionReady)
+		if sts.Status.RelyingParties != 1 || sts.Status.TrustedIssuers != 1 {
+			return fmt.Sprintf("%d relying parties and %d trusted issuers", sts.Status.RelyingParties, sts.Status.TrustedIssuers)
+		}
+		return ""
+	})
+	eventually(t, "the Role names the new Secrets", func() string {
+		if err := cluster.client.Get(ctx, key(ns, "corp-sts"), &role); err != nil {
+			return err.Error()
+		}
+		if got := secretRule(&role); !slices.Equal(got, []string{"adfs-certs", "portal-cert", "signing"}) {
+			return fmt.Sprintf("secrets %v", got)
+		}
+		return ""
+	})
+	get(t, ns, "portal", rp)
+	rp.Spec.Endpoint = "https://portal.example.com/v2"
+	if err := cluster.client.Update(ctx, rp); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, rp, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+	// Give the operator time to (wrongly) touch the Deployment.
+	time.Sleep(time.Second)
+	get(t, ns, "corp-sts", &dep)
+	if dep.Generation != depGeneration || !reflect.DeepEqual(dep.Spec.Template, *template) {
+		t.Errorf("a relying party change rolled the pods: generation %d -> %d", depGeneration, dep.Generation)
+	}
+
+	// A new image does roll them.
+	get(t, ns, "corp-sts", sts)
+	sts.Spec.Image = "registry.example.com/trustbroker/sts:v2"
+	if err := cluster.client.Update(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the new image", func() string {
+		if err := cluster.client.Get(ctx, key(ns, "corp-sts"), &dep); err != nil {
+			return err.Error()
+		}
+		if img := dep.Spec.Template.Spec.Containers[0].Image; img != sts.Spec.Image {
+			return "image " + img
+		}
+		return ""
+	})
+	if dep.Generation == depGeneration {
+		t.Error("the Deployment's generation did not change with the image")
+	}
+
+	// One replica needs no disruption budget.
+	get(t, ns, "corp-sts", sts)
+	sts.Spec.Replicas = ptrTo[int32](1)
+	if err := cluster.client.Update(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, "the PDB to go", func() string {
+		err := cluster.client.Get(ctx, key(ns, "corp-sts"), &policyv1.PodDisruptionBudget{})
+		if apierrors.IsNotFound(err) {
+			return ""
+		}
+		return fmt.Sprintf("still there (%v)", err)
+	})
+}
+
+// checkRole checks the STS pods' permissions: read the three kinds and
+// ConfigMaps, and only the named Secrets.
+func checkRole(t *testing.T, role *rbacv1.Role, secrets []string) {
+	t.Helper()
+	var sawKinds, sawConfigMaps bool
+	for _, r := range role.Rules {
+		if !slices.Equal(r.Verbs, []string{"get", "list", "watch"}) {
+			t.Errorf("rule %+v grants more than reading", r)
+		}
+		switch {
+		case slices.Equal(r.APIGroups, []string{"sts.trustbroker.io"}):
+			sawKinds = slices.Equal(r.Resources, []string{"securitytokenservices", "relyingparties", "trustedissuers"})
+		case slices.Equal(r.Resources, []string{"configmaps"}):
+			sawConfigMaps = true
+		case slices.Equal(r.Resources, []string{"secrets"}):
+		default:
+			t.Errorf("unexpected rule %+v", r)
+		}
+	}
+	if !sawKinds || !sawConfigMaps {
+		t.Errorf("rules %+v do not let the pods read the trustbroker kinds and ConfigMaps", role.Rules)
+	}
+	if got := secretRule(role); !slices.Equal(got, secrets) {
+		t.Errorf("pods may read Secrets %v, want %v", got, secrets)
+	}
+}
+
+// secretRule returns the Secret names the Role lets the pods read.
+func secretRule(role *rbacv1.Role) []string {
+	for _, r := range role.Rules {
+		if slices.Equal(r.Resources, []string{"secrets"}) {
+			if len(r.ResourceNames) == 0 {
+				return []string{"<every Secret>"}
+			}
+			return r.ResourceNames
+		}
+	}
+	return nil
+}
+
+func TestSecurityTokenServiceSigningKeyProblems(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "sts-signing")
+	good, goodKey, _ := makeCert(t, certSpec{cn: "signer"})
+	_, otherKey, _ := makeCert(t, certSpec{key: keys.rsa2nd})
+	ecCert, ecKey, _ := makeCert(t, certSpec{key: keys.ec})
+	expiredAt := time.Now().Add(-time.Hour).UTC().Truncate(time.Second)
+	old, oldKey, _ := makeCert(t, certSpec{cn: "old", notBefore: expiredAt.AddDate(-1, 0, 0), notAfter: expiredAt})
+	soon, soonKey, _ := makeCert(t, certSpec{cn: "soon", notAfter: time.Now().Add(20 * 24 * time.Hour)})
+
+	tests := []struct {
+		name       string
+		secret     *corev1.Secret // nil: no Secret
+		alg        stsv1alpha1.SignatureAlgorithm
+		wantStatus metav1.ConditionStatus
+		wantReason string
+		wantInMsg  string
+	}{
+		{"missing", nil, "", metav1.ConditionFalse, ReasonSecretNotFound, "Secret missing-signing not found in namespace " + ns + ": create a kubernetes.io/tls Secret with tls.crt and tls.key, or fix spec.signing.secretRef.name"},
+		{"mismatched", tlsSecret(ns, "mismatched-signing", good, otherKey), "", metav1.ConditionFalse, ReasonKeyPairInvalid, "does not match the first certificate"},
+		{"nokey", &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "nokey-signing"}, Data: map[string][]byte{"tls.crt": good}}, "", metav1.ConditionFalse, ReasonKeyPairInvalid, "Secret nokey-signing has no key tls.key"},
+		{"expired", tlsSecret(ns, "expired-signing", old, oldKey), "", metav1.ConditionFalse, stsv1alpha1.ReasonCertificateExpired, "expired at " + expiredAt.Format(time.RFC3339)},
+		{"ec-with-rsa", tlsSecret(ns, "ec-with-rsa-signing", ecCert, ecKey), "rsa-sha256", metav1.ConditionFalse, ReasonKeyUnsuitable, "ecdsa-sha256"},
+		{"ec", tlsSecret(ns, "ec-signing", ecCert, ecKey), "ecdsa-sha256", metav1.ConditionTrue, ReasonValid, ""},
+		{"soon", tlsSecret(ns, "soon-signing", soon, soonKey), "", metav1.ConditionTrue, stsv1alpha1.ReasonCertificateExpiringSoon, "in 19 days"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			if tt.secret != nil {
+				create(t, tt.secret)
+			}
+			sts := newSTS(ns, tt.name, tt.name+"-signing")
+			sts.Spec.Signing.SignatureAlgorithm = tt.alg
+			create(t, sts)
+			c := waitCondition(t, sts, stsv1alpha1.ConditionSigningKeyValid, tt.wantStatus, tt.wantReason)
+			if !strings.Contains(c.Message, tt.wantInMsg) {
+				t.Errorf("message %q does not contain %q", c.Message, tt.wantInMsg)
+			}
+			if tt.wantStatus == metav1.ConditionFalse {
+				ready := waitCondition(t, sts, stsv1alpha1.ConditionReady, metav1.ConditionFalse, tt.wantReason)
+				if ready.Message != c.Message {
+					t.Errorf("Ready message %q, want the SigningKeyValid message", ready.Message)
+				}
+				waitEvent(t, sts, corev1.EventTypeWarning, tt.wantReason)
+			}
+		})
+	}
+
+	// Creating the missing Secret is noticed without touching the STS.
+	create(t, tlsSecret(ns, "missing-signing", good, goodKey))
+	waitCondition(t, &stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "missing"}},
+		stsv1alpha1.ConditionSigningKeyValid, metav1.ConditionTrue, ReasonValid)
+}
+
+func ptrTo[T any](v T) *T { return &v }
+
+// derefOr returns *p, or def when p is nil.
+func derefOr[T any](p *T, def T) T {
+	if p == nil {
+		return def
+	}
+	return *p
+}

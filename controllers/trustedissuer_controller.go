@@ -1,0 +1,98 @@
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	"k8s.io/client-go/tools/events"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+)
+
+// TrustedIssuerReconciler keeps a TrustedIssuer's status telling its owner
+// whether its tokens are accepted: Accepted (its STS exists),
+// CertificateValid (every certificate is current and usable) and Ready (both).
+type TrustedIssuerReconciler struct {
+	client.Client
+	// Recorder records an event whenever a condition changes.
+	Recorder events.EventRecorder
+	// Now is the clock; nil means time.Now.
+	Now func() time.Time
+}
+
+// Reconcile brings one TrustedIssuer's status up to date.
+func (r *TrustedIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	var ti stsv1alpha1.TrustedIssuer
+	if err := r.Get(ctx, req.NamespacedName, &ti); err != nil {
+		return ctrl.Result{}, client.IgnoreNotFound(err)
+	}
+	now := clockOrNow(r.Now)
+	before := ti.Status.DeepCopy()
+	conds := &conditions{obj: &ti, now: now}
+
+	stsName := ti.Spec.STSRef.Name
+	accepted := verdict{OK: true, Reason: stsv1alpha1.ConditionAccepted, Message: fmt.Sprintf("accepted by SecurityTokenService %s", stsName)}
+	if ok, err := stsExists(ctx, r.Client, ti.Namespace, stsName); err != nil {
+		return ctrl.Result{}, err
+	} else if !ok {
+		accepted = stsNotFound(ti.Namespace, stsName)
+	}
+	conds.set(stsv1alpha1.ConditionAccepted, accepted.OK, accepted.Reason, accepted.Message)
+
+	cert, err := r.certificates(ctx, &ti, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	conds.set(stsv1alpha1.ConditionCertificateValid, cert.OK, cert.Reason, cert.Message)
+
+	ready := readyVerdict(fmt.Sprintf("tokens issued by %s are accepted by SecurityTokenService %s", ti.Spec.Issuer, stsName), accepted, cert)
+	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
+	ti.Status.ObservedGeneration = ti.Generation
+
+	if !equality.Semantic.DeepEqual(before, &ti.Status) {
+		if err := r.Status().Update(ctx, &ti); err != nil {
+			return retryOnConflict(err)
+		}
+		conds.record(r.Recorder)
+	}
+	return requeueAt(cert.Recheck, now), nil
+}
+
+// certificates decides the CertificateValid condition and fills
+// status.certificates.
+func (r *TrustedIssuerReconciler) certificates(ctx context.Context, ti *stsv1alpha1.TrustedIssuer, now time.Time) (verdict, error) {
+	const field = "spec.certificates"
+	certs, err := readCertificates(ctx, r.Client, ti.Namespace, &ti.Spec.Certificates, field)
+	if err != nil {
+		ti.Status.Certificates = nil
+		return sourceVerdict(err)
+	}
+	ti.Status.Certificates = make([]stsv1alpha1.CertificateInfo, len(certs))
+	for i, c := range certs {
+		ti.Status.Certificates[i] = certificateInfo(c)
+	}
+	return checkVerificationCertificates(certs, now, certificateSourceFix(&ti.Spec.Certificates, field)), nil
+}
+
+// SetupWithManager registers the reconciler; RegisterIndexes must have run.
+func (r *TrustedIssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	c := mgr.GetClient()
+	tiList := func() client.ObjectList { return &stsv1alpha1.TrustedIssuerList{} }
+	return ctrl.NewControllerManagedBy(mgr).
+		Named("trustedissuer").
+		For(&stsv1alpha1.TrustedIssuer{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).
+		Watches(&stsv1alpha1.SecurityTokenService{},
+			handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSTSRef, ownName)),
+			builder.WithPredicates(existenceChanged)).
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSecrets, ownName))).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexConfigMaps, ownName))).
+		Complete(r)
+}
