@@ -87,7 +87,8 @@ test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
 
 .PHONY: bench
-bench: build ## Run the Go benchmarks and `sts bench` (tokens/s, latency, CPU per token vs one signature).
-	go test -run '^$$' -bench . -benchmem ./...
+bench: build ## Run the Go benchmarks, the hot-reload benchmark and `sts bench` (tokens/s, latency, CPU per token vs one signature).
+	go test -run '^$$' -bench . -skip RelyingPartyHonoured -benchmem ./...
+	go test -run '^$$' -bench RelyingPartyHonoured -benchtime 100x ./test/kube
 	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml
 	$(BIN)/sts bench --manifests $(STANDALONE)
