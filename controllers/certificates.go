@@ -7,11 +7,11 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/hex"
-	"encoding/pem"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
+
+	"github.com/trustbroker/trustbroker/internal/pki"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 
@@ -24,65 +24,6 @@ const ExpiryWarning = 30 * 24 * time.Hour
 
 // minRSABits is the smallest RSA key accepted for signing or encryption.
 const minRSABits = 2048
-
-// maxCertificates bounds how many certificates one source may hold; a real
-// rollover needs two or three.
-const maxCertificates = 32
-
-// parseCertificates reads every CERTIFICATE block of PEM data, skipping
-// other block types (a bundle may carry comments or keys alongside).
-func parseCertificates(data []byte) ([]*x509.Certificate, error) {
-	var certs []*x509.Certificate
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			break
-		}
-		if block.Type != "CERTIFICATE" {
-			continue
-		}
-		if len(certs) == maxCertificates {
-			return nil, fmt.Errorf("more than %d certificates", maxCertificates)
-		}
-		c, err := x509.ParseCertificate(block.Bytes)
-		if err != nil {
-			return nil, fmt.Errorf("certificate %d: %w", len(certs)+1, err)
-		}
-		certs = append(certs, c)
-	}
-	if len(certs) == 0 {
-		return nil, errors.New("no PEM CERTIFICATE block found")
-	}
-	return certs, nil
-}
-
-// parsePrivateKey reads a PKCS#1, PKCS#8 or SEC1 private key from PEM data.
-func parsePrivateKey(data []byte) (crypto.Signer, error) {
-	for {
-		var block *pem.Block
-		block, data = pem.Decode(data)
-		if block == nil {
-			return nil, errors.New("no PEM private key block found")
-		}
-		switch block.Type {
-		case "RSA PRIVATE KEY":
-			return x509.ParsePKCS1PrivateKey(block.Bytes)
-		case "EC PRIVATE KEY":
-			return x509.ParseECPrivateKey(block.Bytes)
-		case "PRIVATE KEY":
-			k, err := x509.ParsePKCS8PrivateKey(block.Bytes)
-			if err != nil {
-				return nil, err
-			}
-			s, ok := k.(crypto.Signer)
-			if !ok {
-				return nil, fmt.Errorf("PKCS#8 key of type %T cannot sign", k)
-			}
-			return s, nil
-		}
-	}
-}
 
 // certificateInfo summarises a certificate for status.
 func certificateInfo(c *x509.Certificate) stsv1alpha1.CertificateInfo {
@@ -227,12 +168,12 @@ func checkVerificationCertificates(certs []*x509.Certificate, now time.Time, fix
 // the first certificate match, the certificate is current and the key suits
 // the signature algorithm.
 func checkSigningKeyPair(certPEM, keyPEM []byte, algorithm stsv1alpha1.SignatureAlgorithm, now time.Time, fix string) (verdict, *x509.Certificate) {
-	chain, err := parseCertificates(certPEM)
+	chain, err := pki.ParseCertificates(certPEM)
 	if err != nil {
 		return verdict{Reason: ReasonKeyPairInvalid, Message: fmt.Sprintf("the certificate cannot be read (%v): put the PEM certificate chain in the Secret", err)}, nil
 	}
 	leaf := chain[0]
-	key, err := parsePrivateKey(keyPEM)
+	key, err := pki.ParsePrivateKey(keyPEM)
 	if err != nil {
 		return verdict{Reason: ReasonKeyPairInvalid, Message: fmt.Sprintf("the private key cannot be read (%v): put a PEM PKCS#1, PKCS#8 or SEC1 key in tls.key", err)}, leaf
 	}

@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustbroker/trustbroker/internal/pki"
+
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 )
 
@@ -32,7 +34,7 @@ func TestCertificateInfoMatchesOpenSSL(t *testing.T) {
 		k, v, _ := strings.Cut(sc.Text(), "=")
 		want[k] = v
 	}
-	certs, err := parseCertificates(data)
+	certs, err := pki.ParseCertificates(data)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -49,48 +51,6 @@ func TestCertificateInfoMatchesOpenSSL(t *testing.T) {
 	}
 	if !info.NotAfter.Time.Equal(notAfter) {
 		t.Errorf("notAfter %s, openssl says %s", info.NotAfter.Time, notAfter)
-	}
-}
-
-func TestParseCertificates(t *testing.T) {
-	one, _, _ := makeCert(t, certSpec{cn: "one"})
-	two, _, _ := makeCert(t, certSpec{cn: "two"})
-	_, keyPEM, _ := makeCert(t, certSpec{})
-	tests := []struct {
-		name    string
-		data    []byte
-		want    []string // subjects' common names
-		wantErr string
-	}{
-		{"one", one, []string{"one"}, ""},
-		{"bundle keeps order", append(append([]byte{}, one...), two...), []string{"one", "two"}, ""},
-		{"skips other blocks", append(append([]byte{}, keyPEM...), two...), []string{"two"}, ""},
-		{"comments around", []byte("partner cert, renewed 2025\n" + string(one) + "\nend\n"), []string{"one"}, ""},
-		{"empty", nil, nil, "no PEM CERTIFICATE block"},
-		{"key only", keyPEM, nil, "no PEM CERTIFICATE block"},
-		{"garbage in block", []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), nil, "certificate 1"},
-		{"too many", bytes.Repeat(one, maxCertificates+1), nil, "more than"},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			certs, err := parseCertificates(tt.data)
-			if tt.wantErr != "" {
-				if err == nil || !strings.Contains(err.Error(), tt.wantErr) {
-					t.Fatalf("error %v, want one containing %q", err, tt.wantErr)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			var got []string
-			for _, c := range certs {
-				got = append(got, c.Subject.CommonName)
-			}
-			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
-				t.Errorf("got %v, want %v", got, tt.want)
-			}
-		})
 	}
 }
 
@@ -255,27 +215,6 @@ func TestRequeueAt(t *testing.T) {
 			}
 		})
 	}
-}
-
-// FuzzParseCertificates feeds arbitrary bytes to the certificate reader,
-// which reads what users put into Secrets, ConfigMaps and pem fields.
-func FuzzParseCertificates(f *testing.F) {
-	if data, err := os.ReadFile(filepath.Join("testdata", "fingerprint.crt")); err == nil {
-		f.Add(data)
-		f.Add(append(append([]byte("leading text\n"), data...), data...))
-		f.Add(data[:len(data)/2])
-	}
-	f.Add([]byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"))
-	f.Add([]byte{})
-	f.Fuzz(func(t *testing.T, data []byte) {
-		certs, err := parseCertificates(data)
-		if err == nil && len(certs) == 0 {
-			t.Fatal("no error and no certificates")
-		}
-		if len(certs) > maxCertificates {
-			t.Fatalf("%d certificates, above the limit", len(certs))
-		}
-	})
 }
 
 func pemBlock(typ string, der []byte) []byte {

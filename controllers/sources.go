@@ -5,6 +5,8 @@ import (
 	"crypto/x509"
 	"fmt"
 
+	"github.com/trustbroker/trustbroker/internal/pki"
+
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/types"
@@ -73,7 +75,7 @@ func readCertificates(ctx context.Context, c client.Reader, ns string, src *stsv
 	default:
 		return nil, &sourceError{stsv1alpha1.ReasonCertificateInvalid, fmt.Sprintf("%s is empty: give secretRef, configMapRef or pem", field)}
 	}
-	certs, err := parseCertificates(data)
+	certs, err := pki.ParseCertificates(data)
 	if err != nil {
 		return nil, &sourceError{stsv1alpha1.ReasonCertificateInvalid, fmt.Sprintf("%s cannot be read as PEM certificates (%v): put one or more -----BEGIN CERTIFICATE----- blocks there", where, err)}
 	}

@@ -2,10 +2,10 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -17,16 +17,13 @@ import (
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/config"
-	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/testtools/apiserver"
 )
-
-// repoRoot is the repository, seen from this package's directory.
-const repoRoot = ".."
 
 // testImage is the operator's default STS image in the tests.
 const testImage = "registry.example.com/trustbroker/sts:test"
@@ -46,22 +43,8 @@ func TestMain(m *testing.M) {
 
 func run(m *testing.M) int {
 	flag.Parse()
-	bin, err := filepath.Abs(filepath.Join(repoRoot, "bin"))
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	if fuzzing() {
 		// Fuzz workers are separate processes; none needs an API server.
-		return m.Run()
-	}
-	if _, err := os.Stat(filepath.Join(bin, "kube-apiserver")); err != nil {
-		if os.Getenv("CI") == "true" {
-			fmt.Fprintln(os.Stderr, "kube-apiserver is missing from bin/: run `make tools`")
-			return 1
-		}
-		// Unit tests still run; envtest tests skip through needCluster.
-		fmt.Println("kube-apiserver is missing from bin/ (run `make tools`): skipping the tests against the API server")
 		return m.Run()
 	}
 	if testing.Verbose() {
@@ -69,20 +52,19 @@ func run(m *testing.M) int {
 	} else {
 		logf.SetLogger(logr.Discard())
 	}
-
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join(repoRoot, "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		BinaryAssetsDirectory: bin,
+	api, err := apiserver.Launch()
+	if errors.Is(err, apiserver.ErrNoBinaries) && os.Getenv("CI") != "true" {
+		// Unit tests still run; envtest tests skip through needCluster.
+		fmt.Println(err, "- skipping the tests against the API server")
+		return m.Run()
 	}
-	cfg, err := env.Start()
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "starting the API server:", err)
+		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer func() {
-		if err := env.Stop(); err != nil {
-			fmt.Fprintln(os.Stderr, "stopping the API server:", err)
+		if err := api.Stop(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
 		}
 	}()
 
@@ -90,18 +72,14 @@ func run(m *testing.M) int {
 	utilruntime.Must(clientgoscheme.AddToScheme(scheme))
 	utilruntime.Must(stsv1alpha1.AddToScheme(scheme))
 	cluster.scheme = scheme
-	if cluster.client, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+	if cluster.client, err = client.New(api.Config, client.Options{Scheme: scheme}); err != nil {
 		fmt.Fprintln(os.Stderr, "creating a client:", err)
 		return 1
 	}
-	if err := writeKubeconfig(env, bin); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	defer os.Remove(cluster.kubeconfig)
+	cluster.kubeconfig, cluster.kubectl = api.Kubeconfig, api.Kubectl
 
 	ctx, cancel := context.WithCancel(context.Background())
-	stopped, err := startOperator(ctx, cfg, scheme)
+	stopped, err := startOperator(ctx, api.Config, scheme)
 	if err != nil {
 		cancel()
 		fmt.Fprintln(os.Stderr, err)
@@ -137,29 +115,6 @@ func startOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 		}
 	}()
 	return stopped, nil
-}
-
-// writeKubeconfig gives kubectl an administrator of the test API server.
-func writeKubeconfig(env *envtest.Environment, bin string) error {
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
-	if err != nil {
-		return fmt.Errorf("creating a kubectl user: %w", err)
-	}
-	kc, err := user.KubeConfig()
-	if err != nil {
-		return fmt.Errorf("writing a kubeconfig: %w", err)
-	}
-	f, err := os.CreateTemp("", "kubeconfig-*")
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	if _, err := f.Write(kc); err != nil {
-		return err
-	}
-	cluster.kubeconfig = f.Name()
-	cluster.kubectl = filepath.Join(bin, "kubectl")
-	return nil
 }
 
 // fuzzing reports whether this process runs a fuzz target (-fuzz) or is

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/trustbroker/trustbroker/internal/pki"
+
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 
@@ -158,6 +160,9 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
 		return p, err
 	}
+	if l := spec.Authentication.Lockout; l != nil {
+		p.Lockout = policy.Lockout{Threshold: int(l.Threshold), Window: durationOr(l.Window, 15*time.Minute)}
+	}
 	if ut := spec.Authentication.UsernameToken; ut != nil {
 		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
 	}
@@ -211,7 +216,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if err != nil {
 		return p, fmt.Errorf("signing key: %w", err)
 	}
-	signer, chain, err := parseKeyPair(certPEM, keyPEM)
+	signer, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
 	if err != nil {
 		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
 	}
@@ -235,7 +240,7 @@ func x509Auth(x *stsv1alpha1.X509Spec, r resolver) (policy.X509Auth, error) {
 		if err != nil {
 			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
 		}
-		cas, err := parseCertificates(data)
+		cas, err := pki.ParseCertificates(data)
 		if err != nil {
 			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
 		}

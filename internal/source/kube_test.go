@@ -144,7 +144,9 @@ func TestKubeSourceFollowsTheAPI(t *testing.T) {
 
 	// The API server going away leaves the last policy in force.
 	last := holder.Load()
-	api.Stop(t)
+	if err := api.Stop(); err != nil {
+		t.Fatal(err)
+	}
 	time.Sleep(300 * time.Millisecond)
 	if got := holder.Load(); got != last || !slices.ContainsFunc(got.STS.Signing.Chain, func(c *x509.Certificate) bool { return c.Equal(secondKey.Cert) }) {
 		t.Fatal("the policy changed after the API server went away")

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/trustbroker/trustbroker/internal/pki"
+
 	corev1 "k8s.io/api/core/v1"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
@@ -80,7 +82,7 @@ func (r resolver) certificates(src *stsv1alpha1.CertificateSource) ([]*x509.Cert
 			return nil, err
 		}
 	}
-	return parseCertificates(data)
+	return pki.ParseCertificates(data)
 }
 
 // pickKey returns data[key], or with no key given data["ca.crt"], then data["tls.crt"].

@@ -4,6 +4,7 @@
 package testtools
 
 import (
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -70,17 +71,26 @@ func StartRedis(t testing.TB, password string) string {
 // test's working directory.
 func RepoRoot(t testing.TB) string {
 	t.Helper()
-	dir, err := os.Getwd()
+	root, err := FindRepoRoot()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return root
+}
+
+// FindRepoRoot is RepoRoot for code that runs outside a test (TestMain).
+func FindRepoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
 	for {
 		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir
+			return dir, nil
 		}
 		parent := filepath.Dir(dir)
 		if parent == dir {
-			t.Fatal("no go.mod above the working directory")
+			return "", errors.New("no go.mod above the working directory")
 		}
 		dir = parent
 	}

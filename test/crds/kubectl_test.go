@@ -15,7 +15,7 @@ import (
 // combined output and whether it succeeded.
 func kubectl(t *testing.T, stdin string, args ...string) (string, bool) {
 	t.Helper()
-	cmd := exec.Command(cluster.kubectl, append([]string{"--kubeconfig", cluster.kubeconfig}, args...)...)
+	cmd := exec.Command(cluster.Kubectl, append([]string{"--kubeconfig", cluster.Kubeconfig}, args...)...)
 	cmd.Stdin = strings.NewReader(stdin)
 	var out bytes.Buffer
 	cmd.Stdout = &out
@@ -33,7 +33,7 @@ func kubectl(t *testing.T, stdin string, args ...string) (string, bool) {
 func newNamespace(t *testing.T, name string) string {
 	t.Helper()
 	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-	if err := cluster.client.Create(context.Background(), ns); err != nil {
+	if err := cluster.Client.Create(context.Background(), ns); err != nil {
 		t.Fatalf("creating namespace %s: %v", name, err)
 	}
 	return name

@@ -50,7 +50,7 @@ func TestSampleDefaults(t *testing.T) {
 	ctx := context.Background()
 
 	var rp stsv1alpha1.RelyingParty
-	if err := cluster.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "intranet-portal"}, &rp); err != nil {
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "intranet-portal"}, &rp); err != nil {
 		t.Fatal(err)
 	}
 	if rp.Spec.Match != stsv1alpha1.MatchExact {
@@ -58,7 +58,7 @@ func TestSampleDefaults(t *testing.T) {
 	}
 
 	var ti stsv1alpha1.TrustedIssuer
-	if err := cluster.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "partner-idp"}, &ti); err != nil {
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "partner-idp"}, &ti); err != nil {
 		t.Fatal(err)
 	}
 	if !slices.Contains(ti.Spec.AllowedUsages, stsv1alpha1.UsageValidate) {
@@ -66,7 +66,7 @@ func TestSampleDefaults(t *testing.T) {
 	}
 
 	var sts stsv1alpha1.SecurityTokenService
-	if err := cluster.client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "example-sts"}, &sts); err != nil {
+	if err := cluster.Client.Get(ctx, client.ObjectKey{Namespace: ns, Name: "example-sts"}, &sts); err != nil {
 		t.Fatal(err)
 	}
 	if got := sts.Spec.ResponseSecurity.ReferenceType; got != "DirectReference" {

@@ -4,6 +4,8 @@
 package apiserver
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"testing"
@@ -36,17 +38,38 @@ func WithoutCRDs() Option {
 	return func(env *envtest.Environment) { env.CRDDirectoryPaths, env.ErrorIfCRDPathMissing = nil, false }
 }
 
+// ErrNoBinaries means bin/ lacks kube-apiserver: `make tools` builds it.
+var ErrNoBinaries = errors.New("kube-apiserver is missing from bin/: run `make tools`")
+
 // Start runs an API server until the test ends. Without the binaries it
 // skips the test, or fails it under CI=true.
 func Start(t testing.TB, opts ...Option) *Server {
 	t.Helper()
-	root := testtools.RepoRoot(t)
+	s, err := Launch(opts...)
+	if errors.Is(err, ErrNoBinaries) && os.Getenv("CI") != "true" {
+		t.Skip(err)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := s.Stop(); err != nil {
+			t.Error(err)
+		}
+	})
+	return s
+}
+
+// Launch runs an API server for a whole test binary (from TestMain); Stop
+// it when done. It returns ErrNoBinaries when the binaries are missing.
+func Launch(opts ...Option) (*Server, error) {
+	root, err := testtools.FindRepoRoot()
+	if err != nil {
+		return nil, err
+	}
 	bin := filepath.Join(root, "bin")
 	if _, err := os.Stat(filepath.Join(bin, "kube-apiserver")); err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatal("kube-apiserver is missing from bin/: run `make tools`")
-		}
-		t.Skip("kube-apiserver is missing from bin/ (run `make tools`)")
+		return nil, ErrNoBinaries
 	}
 	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join(root, "config", "crd", "bases")},
@@ -60,38 +83,56 @@ func Start(t testing.TB, opts ...Option) *Server {
 	env.ControlPlane.GetAPIServer().Configure().Set("shutdown-watch-termination-grace-period", "1s")
 	cfg, err := env.Start()
 	if err != nil {
-		t.Fatalf("starting the API server: %v", err)
+		return nil, fmt.Errorf("starting the API server: %w", err)
 	}
 	s := &Server{Env: env, Config: cfg, Kubectl: filepath.Join(bin, "kubectl")}
-	t.Cleanup(func() { s.Stop(t) })
+	if err := s.connect(); err != nil {
+		_ = s.Stop()
+		return nil, err
+	}
+	return s, nil
+}
+
+// connect makes the client and the kubeconfig.
+func (s *Server) connect() error {
 	if err := stsv1alpha1.AddToScheme(scheme.Scheme); err != nil {
-		t.Fatal(err)
+		return err
 	}
-	if s.Client, err = client.New(cfg, client.Options{Scheme: scheme.Scheme}); err != nil {
-		t.Fatal(err)
+	var err error
+	if s.Client, err = client.New(s.Config, client.Options{Scheme: scheme.Scheme}); err != nil {
+		return err
 	}
-	user, err := env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
+	user, err := s.Env.AddUser(envtest.User{Name: "admin", Groups: []string{"system:masters"}}, nil)
 	if err != nil {
-		t.Fatal(err)
+		return fmt.Errorf("creating a kubectl user: %w", err)
 	}
 	kc, err := user.KubeConfig()
 	if err != nil {
-		t.Fatal(err)
+		return err
 	}
-	s.Kubeconfig = filepath.Join(t.TempDir(), "kubeconfig")
-	if err := os.WriteFile(s.Kubeconfig, kc, 0o600); err != nil {
-		t.Fatal(err)
+	f, err := os.CreateTemp("", "kubeconfig-*")
+	if err != nil {
+		return err
 	}
-	return s
+	defer f.Close()
+	s.Kubeconfig = f.Name()
+	_, err = f.Write(kc)
+	return err
 }
 
-// Stop stops the API server; later calls do nothing.
-func (s *Server) Stop(t testing.TB) {
+// Stop stops the API server and removes the kubeconfig; later calls do
+// nothing.
+func (s *Server) Stop() error {
 	if s.Env == nil {
-		return
+		return nil
 	}
-	if err := s.Env.Stop(); err != nil {
-		t.Errorf("stopping the API server: %v", err)
-	}
+	err := s.Env.Stop()
 	s.Env = nil
+	if s.Kubeconfig != "" {
+		os.Remove(s.Kubeconfig)
+	}
+	if err != nil {
+		return fmt.Errorf("stopping the API server: %w", err)
+	}
+	return nil
 }
