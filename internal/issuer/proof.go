@@ -43,9 +43,10 @@ type proof struct {
 // proofFor decides the key type and builds its proof. A requested key type
 // must be one the relying party accepts. With none requested, the relying
 // party's first accepted type decides: bearer gives bearer; otherwise a
-// caller that proved possession of a certificate gets a token bound to it
-// (an asymmetric proof key), others a symmetric proof key — the token
-// generation matrix's rows for requests without a KeyType.
+// caller that authenticated with its certificate gets a token bound to it
+// (an asymmetric proof key), others (a user name, even in a signed message)
+// a symmetric proof key — the token generation matrix's rows for requests
+// without a KeyType.
 func proofFor(req Request, rp *policy.RelyingParty) (*proof, error) {
 	rst := req.RST
 	// Sender-vouches is no KeyType: a requestor acting for someone who asks
@@ -60,7 +61,7 @@ func proofFor(req Request, rp *policy.RelyingParty) (*proof, error) {
 		switch {
 		case len(rp.AllowedKeyTypes) == 0 || rp.AllowedKeyTypes[0] == policy.Bearer:
 			return bearerProof(rp)
-		case req.Who.Certificate != nil && rp.AllowsKeyType(policy.PublicKey):
+		case req.Who.Method == saml.AuthnX509 && req.Who.Certificate != nil && rp.AllowsKeyType(policy.PublicKey):
 			return publicKeyProof(rst, req.Who.Certificate, req.Token)
 		case rp.AllowsKeyType(policy.SymmetricKey):
 			return symmetricProof(rst, rp, req.Now)
