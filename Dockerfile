@@ -5,6 +5,7 @@ WORKDIR /src
 COPY go.mod go.sum ./
 RUN go mod download
 COPY api/ api/
+COPY config/crd/ config/crd/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
 COPY internal/ internal/
