@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"testing"
 
+	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
@@ -27,7 +28,7 @@ func BenchmarkSignAssertionSAML11(b *testing.B) {
 }
 
 func benchmarkSign(b *testing.B, v Version) {
-	k := newTestKey(b, "bench-rsa", "rsa")
+	k := newTestKey(b, "bench-rsa", "rsa2048")
 	s := newSigner(b, k, xmlsec.RSASHA256, xmlsec.SHA256)
 	a := sampleAssertion(v, Bearer)
 	b.ReportAllocs()
@@ -37,18 +38,18 @@ func benchmarkSign(b *testing.B, v Version) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		serialize(b, el)
+		testtools.Serialize(b, el)
 	}
 }
 
 // BenchmarkRSASign is one bare PKCS#1 v1.5 SHA-256 signature with the key
 // BenchmarkSignAssertion uses, through the same crypto.Signer interface.
 func BenchmarkRSASign(b *testing.B) {
-	k := newTestKey(b, "bench-rsa", "rsa")
+	k := newTestKey(b, "bench-rsa", "rsa2048")
 	digest := sha256.Sum256([]byte("SignedInfo"))
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := k.key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+		if _, err := k.Key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -57,13 +58,13 @@ func BenchmarkRSASign(b *testing.B) {
 // BenchmarkVerifyAssertion is the cost of checking and reading a signed
 // SAML 2.0 token (issued-token authentication, Validate, OnBehalfOf).
 func BenchmarkVerifyAssertion(b *testing.B) {
-	k := newTestKey(b, "bench-rsa", "rsa")
+	k := newTestKey(b, "bench-rsa", "rsa2048")
 	el, err := BuildSigned(SAML20, sampleAssertion(SAML20, Bearer), newSigner(b, k, "", ""))
 	if err != nil {
 		b.Fatal(err)
 	}
-	signed := parseXML(b, serialize(b, el))
-	trusted := []*x509.Certificate{k.cert}
+	signed := parseXML(b, testtools.Serialize(b, el))
+	trusted := []*x509.Certificate{k.Cert}
 	b.ReportAllocs()
 	for b.Loop() {
 		verified, err := xmlsec.Verify(signed, IDAttrSAML20, trusted, xmlsec.AlgorithmPolicy{})

@@ -50,3 +50,36 @@ func appendAdvice(parent *etree.Element, prefix string, advice *etree.Element) e
 	}
 	return nil
 }
+
+// appendNameID adds the subject's name identifier, named tag.
+func appendNameID(subj *etree.Element, prefix, tag string, s Subject) {
+	nameID := child(subj, prefix, tag)
+	if s.Format != "" {
+		nameID.CreateAttr("Format", s.Format)
+	}
+	if s.NameQualifier != "" {
+		nameID.CreateAttr("NameQualifier", s.NameQualifier)
+	}
+	nameID.SetText(s.NameID)
+}
+
+// appendConditions adds Conditions with the validity window and the
+// audiences, inside an element named restriction, when a has any of them.
+func appendConditions(root *etree.Element, prefix, restriction string, a *Assertion) {
+	if a.NotBefore.IsZero() && a.NotOnOrAfter.IsZero() && len(a.Audiences) == 0 {
+		return
+	}
+	cond := child(root, prefix, "Conditions")
+	if !a.NotBefore.IsZero() {
+		cond.CreateAttr("NotBefore", formatTime(a.NotBefore))
+	}
+	if !a.NotOnOrAfter.IsZero() {
+		cond.CreateAttr("NotOnOrAfter", formatTime(a.NotOnOrAfter))
+	}
+	if len(a.Audiences) > 0 {
+		ar := child(cond, prefix, restriction)
+		for _, aud := range a.Audiences {
+			child(ar, prefix, "Audience").SetText(aud)
+		}
+	}
+}

@@ -1,15 +1,14 @@
 package saml
 
 import (
-	"bytes"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata/")
@@ -57,20 +56,8 @@ func TestBuildGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			got := serialize(t, el)
-			path := filepath.Join("testdata", tt.name+".golden.xml")
-			if *update {
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run go test -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file\ngot:  %s\nwant: %s", tt.name, got, want)
-			}
+			got := testtools.Serialize(t, el)
+			testtools.Golden(t, filepath.Join("testdata", tt.name+".golden.xml"), got, *update)
 
 			// What was built reads back as what was asked for.
 			back, err := Parse(parseXML(t, got))

@@ -11,12 +11,13 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // corpusAssertion returns the first Assertion element of a corpus file.
 func corpusAssertion(t *testing.T, file string) *etree.Element {
 	t.Helper()
-	data, err := os.ReadFile(filepath.Join(corpusDir(t), file))
+	data, err := os.ReadFile(filepath.Join(testtools.CorpusDir(t), file))
 	if err != nil {
 		t.Skipf("corpus file missing: %v", err)
 	}

@@ -40,7 +40,7 @@ func BuildSAML11(a *Assertion) (*etree.Element, error) {
 	root.CreateAttr("Issuer", a.Issuer)
 	root.CreateAttr("IssueInstant", formatTime(a.IssueInstant))
 
-	conditions11(root, a)
+	appendConditions(root, prefix11, "AudienceRestrictionCondition", a)
 	if err := appendAdvice(root, prefix11, a.Advice); err != nil {
 		return nil, err
 	}
@@ -71,14 +71,7 @@ func BuildSAML11(a *Assertion) (*etree.Element, error) {
 
 func subject11(statement *etree.Element, a *Assertion) error {
 	subj := child(statement, prefix11, "Subject")
-	nameID := child(subj, prefix11, "NameIdentifier")
-	if a.Subject.Format != "" {
-		nameID.CreateAttr("Format", a.Subject.Format)
-	}
-	if a.Subject.NameQualifier != "" {
-		nameID.CreateAttr("NameQualifier", a.Subject.NameQualifier)
-	}
-	nameID.SetText(a.Subject.NameID)
+	appendNameID(subj, prefix11, "NameIdentifier", a.Subject)
 
 	sc := child(subj, prefix11, "SubjectConfirmation")
 	child(sc, prefix11, "ConfirmationMethod").SetText(a.Confirmation.Method.URI(SAML11))
@@ -90,23 +83,4 @@ func subject11(statement *etree.Element, a *Assertion) error {
 		sc.AddChild(ki)
 	}
 	return nil
-}
-
-func conditions11(root *etree.Element, a *Assertion) {
-	if a.NotBefore.IsZero() && a.NotOnOrAfter.IsZero() && len(a.Audiences) == 0 {
-		return
-	}
-	cond := child(root, prefix11, "Conditions")
-	if !a.NotBefore.IsZero() {
-		cond.CreateAttr("NotBefore", formatTime(a.NotBefore))
-	}
-	if !a.NotOnOrAfter.IsZero() {
-		cond.CreateAttr("NotOnOrAfter", formatTime(a.NotOnOrAfter))
-	}
-	if len(a.Audiences) > 0 {
-		ar := child(cond, prefix11, "AudienceRestrictionCondition")
-		for _, aud := range a.Audiences {
-			child(ar, prefix11, "Audience").SetText(aud)
-		}
-	}
 }

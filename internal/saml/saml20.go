@@ -30,7 +30,7 @@ func BuildSAML20(a *Assertion) (*etree.Element, error) {
 	if err := subject20(root, a); err != nil {
 		return nil, err
 	}
-	conditions20(root, a)
+	appendConditions(root, prefix20, "AudienceRestriction", a)
 	if err := appendAdvice(root, prefix20, a.Advice); err != nil {
 		return nil, err
 	}
@@ -60,14 +60,7 @@ func BuildSAML20(a *Assertion) (*etree.Element, error) {
 
 func subject20(root *etree.Element, a *Assertion) error {
 	subj := child(root, prefix20, "Subject")
-	nameID := child(subj, prefix20, "NameID")
-	if a.Subject.Format != "" {
-		nameID.CreateAttr("Format", a.Subject.Format)
-	}
-	if a.Subject.NameQualifier != "" {
-		nameID.CreateAttr("NameQualifier", a.Subject.NameQualifier)
-	}
-	nameID.SetText(a.Subject.NameID)
+	appendNameID(subj, prefix20, "NameID", a.Subject)
 
 	c := a.Confirmation
 	sc := child(subj, prefix20, "SubjectConfirmation")
@@ -91,23 +84,4 @@ func subject20(root *etree.Element, a *Assertion) error {
 		data.AddChild(ki)
 	}
 	return nil
-}
-
-func conditions20(root *etree.Element, a *Assertion) {
-	if a.NotBefore.IsZero() && a.NotOnOrAfter.IsZero() && len(a.Audiences) == 0 {
-		return
-	}
-	cond := child(root, prefix20, "Conditions")
-	if !a.NotBefore.IsZero() {
-		cond.CreateAttr("NotBefore", formatTime(a.NotBefore))
-	}
-	if !a.NotOnOrAfter.IsZero() {
-		cond.CreateAttr("NotOnOrAfter", formatTime(a.NotOnOrAfter))
-	}
-	if len(a.Audiences) > 0 {
-		ar := child(cond, prefix20, "AudienceRestriction")
-		for _, aud := range a.Audiences {
-			child(ar, prefix20, "Audience").SetText(aud)
-		}
-	}
 }

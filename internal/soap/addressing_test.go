@@ -3,6 +3,8 @@ package soap
 import (
 	"strings"
 	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestParseAddressing(t *testing.T) {
@@ -113,7 +115,7 @@ func TestParseAddressingSeeds(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			env, err := Parse(readTestdata(t, "requests/"+tt.file), "application/soap+xml", Limits{})
+			env, err := Parse(testtools.ReadTestdata(t, "requests/"+tt.file), "application/soap+xml", Limits{})
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}

@@ -2,6 +2,8 @@ package soap
 
 import (
 	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // TestParseCorpusEnvelopes reads every complete envelope of the interop
@@ -63,7 +65,7 @@ func TestParseCorpusEnvelopes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			env, err := Parse(readCorpus(t, tt.file), tt.contentType, Limits{})
+			env, err := Parse(testtools.ReadCorpus(t, tt.file), tt.contentType, Limits{})
 			if err != nil {
 				t.Fatalf("Parse: %v", err)
 			}

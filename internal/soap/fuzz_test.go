@@ -1,10 +1,11 @@
 package soap
 
 import (
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // FuzzParse feeds arbitrary bytes and content types to Parse. Seeds are the
@@ -12,18 +13,11 @@ import (
 // Parse must never panic, must fail only with a *Fault, and must return a
 // well-formed Envelope when it succeeds.
 func FuzzParse(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "requests", "*.xml"))
-	goldens, _ := filepath.Glob(filepath.Join("testdata", "golden", "*.xml"))
-	seeds = append(seeds, goldens...)
-	if dir := findCorpus(); dir != "" {
-		corpus, _ := filepath.Glob(filepath.Join(dir, "*.xml"))
-		seeds = append(seeds, corpus...)
+	patterns := []string{filepath.Join("testdata", "requests", "*.xml"), filepath.Join("testdata", "golden", "*.xml")}
+	if dir := testtools.FindCorpus(f); dir != "" {
+		patterns = append(patterns, filepath.Join(dir, "*.xml"))
 	}
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtools.ReadFiles(f, patterns...) {
 		f.Add(b, "application/soap+xml; charset=utf-8")
 		f.Add(b, "text/xml")
 	}
@@ -57,23 +51,4 @@ func FuzzParse(f *testing.F) {
 			t.Fatal(err)
 		}
 	})
-}
-
-// findCorpus is corpusDir without a testing.TB: "" when there is none.
-func findCorpus() string {
-	dir, err := os.Getwd()
-	if err != nil {
-		return ""
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return ""
-		}
-		dir = parent
-	}
 }

@@ -41,8 +41,9 @@ func DefaultLimits() Limits {
 	return Limits{MaxBytes: DefaultMaxBytes, MaxDepth: DefaultMaxDepth, MaxElements: DefaultMaxElements, MaxAttributes: DefaultMaxAttributes}
 }
 
-// withDefaults fills zero or negative fields with the defaults.
-func (l Limits) withDefaults() Limits {
+// WithDefaults returns l with its zero or negative fields set to the
+// defaults.
+func (l Limits) WithDefaults() Limits {
 	if l.MaxBytes <= 0 {
 		l.MaxBytes = DefaultMaxBytes
 	}
@@ -70,14 +71,29 @@ var (
 	ErrTextOutsideDoc = errors.New("message has text outside the root element")
 )
 
-// scan reads data token by token with encoding/xml before any tree is built,
+// MalformedError is Scan's error for input encoding/xml cannot read.
+type MalformedError struct {
+	Err error // the decoder's error
+}
+
+func (e *MalformedError) Error() string { return "malformed XML: " + e.Err.Error() }
+
+func (e *MalformedError) Unwrap() error { return e.Err }
+
+// Scan reads data token by token with encoding/xml before any tree is built,
 // and refuses what must never reach a tree: DTDs and entity declarations
-// (billion laughs, external entities), processing instructions (SOAP
-// forbids them), documents deeper or larger than lim, and anything that is
-// not one well-formed root element. Undefined entity references fail in the
-// strict decoder. A non-UTF-8 encoding declaration fails because no charset
-// reader is set.
-func scan(data []byte, lim Limits) error {
+// (billion laughs, external entities), processing instructions other than
+// an XML declaration before the root element (SOAP forbids them), documents
+// deeper or larger than lim (zero fields take the defaults), and anything
+// that is not one well-formed root element. Undefined entity references
+// fail in the strict decoder. A non-UTF-8 encoding declaration fails
+// because no charset reader is set. Parse runs it on every request; it is
+// also the check for XML read from elsewhere, such as decrypted content.
+func Scan(data []byte, lim Limits) error {
+	lim = lim.WithDefaults()
+	if int64(len(data)) > lim.MaxBytes {
+		return fmt.Errorf("%w of %d bytes", ErrTooLarge, lim.MaxBytes)
+	}
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	depth, elements, roots := 0, 0, 0
@@ -87,7 +103,7 @@ func scan(data []byte, lim Limits) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("malformed XML: %w", err)
+			return &MalformedError{Err: err}
 		}
 		switch t := tok.(type) {
 		case xml.StartElement:

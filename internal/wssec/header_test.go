@@ -8,6 +8,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestParseHeaderRefusesOtherElements(t *testing.T) {
@@ -126,7 +127,7 @@ func TestBinarySecurityTokens(t *testing.T) {
 }
 
 func TestLookupSAMLAssertions(t *testing.T) {
-	root := parseRoot(t, string(corpusFile(t, "ehealthsuisse-rst13-soap12-saml2-bearer-claims-projectathon.xml")))
+	root := parseRoot(t, string(testtools.ReadCorpus(t, "ehealthsuisse-rst13-soap12-saml2-bearer-claims-projectathon.xml")))
 	h, err := ParseHeader(findSecurity(t, root))
 	if err != nil {
 		t.Fatal(err)

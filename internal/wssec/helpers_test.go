@@ -2,8 +2,6 @@ package wssec
 
 import (
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -35,31 +33,6 @@ func parseRoot(t testing.TB, doc string) *etree.Element {
 		t.Fatal("test document has no root")
 	}
 	return d.Root()
-}
-
-// corpusFile reads a file of the shared message corpus, found by walking up
-// from the working directory; the test is skipped when there is no corpus.
-func corpusFile(t *testing.T, name string) []byte {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		candidate := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(candidate); err == nil && st.IsDir() {
-			b, err := os.ReadFile(filepath.Join(candidate, name))
-			if err != nil {
-				t.Fatalf("corpus file: %v", err)
-			}
-			return b
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // findSecurity returns the wsse:Security element of an envelope (or the

@@ -5,8 +5,6 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -15,17 +13,14 @@ import (
 	"github.com/jcmturner/gokrb5/v8/messages"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // krbGoldenToken is a GSS-framed AP-REQ that gokrb5 made against the test
 // KDC (for HTTP/sts.example.com@EXAMPLE.COM; the KDC and its keys are gone).
 func krbGoldenToken(t testing.TB) []byte {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "kerberos-gss-apreq.b64"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	v, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(b)))
+	v, err := base64.StdEncoding.DecodeString(strings.TrimSpace(string(testtools.ReadTestdata(t, "kerberos-gss-apreq.b64"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -34,18 +34,7 @@ var krbWSS4JClasspath = []string{
 // alice@EXAMPLE.COM, and offers the key WSS4J signs with.
 func TestKerberosVerifyWSS4J(t *testing.T) {
 	java := testtools.Tool(t, "java")
-	for _, jar := range krbWSS4JClasspath {
-		if _, err := os.Stat(jar); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing (install libwss4j-java)", jar)
-			}
-			t.Skipf("%s is missing (install libwss4j-java)", jar)
-		}
-	}
-	classpath := strings.Join(krbWSS4JClasspath, string(os.PathListSeparator))
-	if nop := "/usr/share/java/slf4j-nop.jar"; fileExistsKrb(nop) {
-		classpath += string(os.PathListSeparator) + nop // silences slf4j's start-up warning
-	}
+	classpath := testtools.JavaClasspath(t, "libwss4j-java", krbWSS4JClasspath...)
 
 	r := startKrbRealm(t)
 	dir := t.TempDir()
@@ -100,9 +89,4 @@ func TestKerberosVerifyWSS4J(t *testing.T) {
 	if keys := id.SignatureKeys(); !slices.ContainsFunc(keys, func(k types.EncryptionKey) bool { return bytes.Equal(k.KeyValue, wssKey) }) {
 		t.Errorf("SignatureKeys does not offer WSS4J's key")
 	}
-}
-
-func fileExistsKrb(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -13,6 +11,7 @@ import (
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestMemoryReplayStoreDuplicate(t *testing.T) {
@@ -171,11 +170,7 @@ func TestUsernameTokenReplayKey(t *testing.T) {
 
 func signedHeader(t *testing.T) string {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join("testdata", "signed-header.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return string(b)
+	return string(testtools.ReadTestdata(t, "signed-header.xml"))
 }
 
 func TestMessageReplayKey(t *testing.T) {
@@ -251,11 +246,7 @@ func (r *recordingStore) Seen(ctx context.Context, key string, ttl time.Duration
 }
 
 func TestReplayGuard(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "wss4j-ut-digest.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	digestHeader, err := ParseHeader(parseRoot(t, string(b)))
+	digestHeader, err := ParseHeader(parseRoot(t, string(testtools.ReadTestdata(t, "wss4j-ut-digest.xml"))))
 	if err != nil {
 		t.Fatal(err)
 	}

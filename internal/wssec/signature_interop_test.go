@@ -1,10 +1,8 @@
 package wssec
 
 import (
-	"bufio"
 	"bytes"
 	"crypto/x509"
-	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -33,34 +31,11 @@ const interopRequest = `<soap:Envelope xmlns:soap="http://www.w3.org/2003/05/soa
 	`<wst:RequestType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Issue</wst:RequestType>` +
 	`</wst:RequestSecurityToken></soap:Body></soap:Envelope>`
 
-// clientFiles writes the client key (PKCS#8, DER and PEM) and certificate
-// (DER and PEM) for the peers.
-type clientFiles struct {
-	keyDER, keyPEM, certDER, certPEM string
-}
-
-func writeClientFiles(t *testing.T, dir string) clientFiles {
+// writeClientFiles writes the client key and certificate for the peers.
+func writeClientFiles(t *testing.T, dir string) testtools.KeyFiles {
 	t.Helper()
 	p := testPKI(t)
-	der, err := x509.MarshalPKCS8PrivateKey(p.clientKey)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := clientFiles{
-		keyDER: filepath.Join(dir, "client.key.der"), keyPEM: filepath.Join(dir, "client.key.pem"),
-		certDER: filepath.Join(dir, "client.der"), certPEM: filepath.Join(dir, "client.pem"),
-	}
-	for path, content := range map[string][]byte{
-		f.keyDER:  der,
-		f.keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		f.certDER: p.client.Raw,
-		f.certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: p.client.Raw}),
-	} {
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
+	return testtools.WriteKeyFiles(t, dir, "client", p.clientKey, p.client)
 }
 
 // wss4jJars are the Debian jars WssSignInterop runs with.
@@ -75,55 +50,7 @@ var wss4jJars = []string{
 // commands in one JVM, returning one answer per command.
 func runWSS4J(t *testing.T, commands [][]string) []string {
 	t.Helper()
-	javac := testtools.Tool(t, "javac")
-	java := testtools.Tool(t, "java")
-	for _, jar := range wss4jJars {
-		if _, err := os.Stat(jar); err != nil {
-			if os.Getenv("CI") == "true" {
-				t.Fatalf("%s is missing (install libwss4j-java)", jar)
-			}
-			t.Skipf("%s is missing (install libwss4j-java)", jar)
-		}
-	}
-	classes := t.TempDir()
-	src, err := filepath.Abs(filepath.Join("testdata", "wss4j", "WssSignInterop.java"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	cp := strings.Join(wss4jJars, string(os.PathListSeparator))
-	if msg, err := exec.Command(javac, "-nowarn", "-cp", cp, "-d", classes, src).CombinedOutput(); err != nil {
-		t.Fatalf("javac failed: %v\n%s", err, msg)
-	}
-	cp = classes + string(os.PathListSeparator) + cp
-	if nop := "/usr/share/java/slf4j-nop.jar"; fileExists(nop) {
-		cp += string(os.PathListSeparator) + nop
-	}
-	var stdin bytes.Buffer
-	for _, c := range commands {
-		stdin.WriteString(strings.Join(c, "\t") + "\n")
-	}
-	cmd := exec.Command(java, "-cp", cp, "WssSignInterop")
-	cmd.Stdin = &stdin
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		t.Fatalf("WSS4J run failed: %v\n%s", err, stderr.String())
-	}
-	var answers []string
-	sc := bufio.NewScanner(bytes.NewReader(out))
-	for sc.Scan() {
-		answers = append(answers, sc.Text())
-	}
-	if len(answers) != len(commands) {
-		t.Fatalf("WSS4J answered %d of %d commands:\n%s\n%s", len(answers), len(commands), out, stderr.String())
-	}
-	return answers
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+	return testtools.JavaPeer(t, filepath.Join("testdata", "wss4j", "WssSignInterop.java"), "libwss4j-java", wss4jJars...)(commands)
 }
 
 // TestInteropWSS4JSignatures verifies what WSS4J's WSSecSignature signs,
@@ -151,7 +78,7 @@ func TestInteropWSS4JSignatures(t *testing.T) {
 	}
 	var commands [][]string
 	for _, c := range cases {
-		commands = append(commands, []string{"sign", c.keyID, files.keyDER, files.certDER, in, filepath.Join(dir, c.keyID+".xml"),
+		commands = append(commands, []string{"sign", c.keyID, files.KeyDER, files.CertDER, in, filepath.Join(dir, c.keyID+".xml"),
 			"{" + sigNSWSA + "}Action", "{" + sigNSWSA + "}MessageID", "{" + sigNSWSA + "}To"})
 	}
 	answers := runWSS4J(t, commands)
@@ -223,7 +150,7 @@ func TestInteropZeepBinarySignature(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if msg, err := exec.Command(python, script, files.keyPEM, files.certPEM, in, out).CombinedOutput(); err != nil {
+	if msg, err := exec.Command(python, script, files.KeyPEM, files.CertPEM, in, out).CombinedOutput(); err != nil {
 		t.Fatalf("zeep signing failed: %v\n%s", err, msg)
 	}
 	data, err := os.ReadFile(out)

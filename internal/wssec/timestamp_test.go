@@ -2,7 +2,6 @@ package wssec
 
 import (
 	"flag"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -10,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -178,19 +178,7 @@ func TestNewResponseTimestampGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden := filepath.Join("testdata", "response-timestamp.golden.xml")
-	if *update {
-		if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got != string(want) {
-		t.Errorf("response Timestamp:\n got %s\nwant %s", got, want)
-	}
+	testtools.Golden(t, filepath.Join("testdata", "response-timestamp.golden.xml"), []byte(got), *update)
 
 	// What we write, we read back as a valid 5-minute Timestamp.
 	h, err := ParseHeader(parseRoot(t, got))

@@ -5,17 +5,16 @@ import (
 	"encoding/json"
 	"fmt"
 	"log/slog"
-	"os"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestUsernameTokenFromMSAL(t *testing.T) {
-	root := parseRoot(t, string(corpusFile(t, "msalnet-rst13-usernamemixed.xml")))
+	root := parseRoot(t, string(testtools.ReadCorpus(t, "msalnet-rst13-usernamemixed.xml")))
 	h, err := ParseHeader(findSecurity(t, root))
 	if err != nil {
 		t.Fatal(err)
@@ -53,7 +52,7 @@ func TestUsernameTokenFromMSAL(t *testing.T) {
 }
 
 func TestUsernameTokenAndBSTFromCXF(t *testing.T) {
-	h, err := ParseHeader(parseRoot(t, string(corpusFile(t, "cxfsts-unittest-wsse-header-ut-bst-fragment.xml"))))
+	h, err := ParseHeader(parseRoot(t, string(testtools.ReadCorpus(t, "cxfsts-unittest-wsse-header-ut-bst-fragment.xml"))))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,11 +86,7 @@ func TestUsernameTokenAndBSTFromCXF(t *testing.T) {
 }
 
 func TestDigestTokenBuiltAsWSS4J(t *testing.T) {
-	b, err := os.ReadFile(filepath.Join("testdata", "wss4j-ut-digest.xml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	h, err := ParseHeader(parseRoot(t, string(b)))
+	h, err := ParseHeader(parseRoot(t, string(testtools.ReadTestdata(t, "wss4j-ut-digest.xml"))))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // want is what a corpus RST must parse to. Elements kept raw are checked by
@@ -97,7 +98,7 @@ func TestParseRSTCorpus(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			data := readCorpus(t, tt.file)
+			data := testtools.ReadCorpus(t, tt.file)
 			var body *etree.Element
 			if tt.contentType != "" {
 				env, err := soap.Parse(data, tt.contentType, soap.Limits{})
@@ -156,7 +157,7 @@ func firstChild(e *etree.Element) string {
 // TestParseRSTCorpusClaimsKept checks that an unknown claims dialect arrives
 // intact for policy to read.
 func TestParseRSTCorpusClaimsKept(t *testing.T) {
-	env, err := soap.Parse(readCorpus(t, "ehealthsuisse-rst13-soap12-saml2-bearer-claims-projectathon.xml"), "", soap.Limits{})
+	env, err := soap.Parse(testtools.ReadCorpus(t, "ehealthsuisse-rst13-soap12-saml2-bearer-claims-projectathon.xml"), "", soap.Limits{})
 	if err != nil {
 		t.Fatal(err)
 	}

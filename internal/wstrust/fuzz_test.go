@@ -3,13 +3,13 @@ package wstrust
 import (
 	"bytes"
 	"errors"
-	"os"
 	"path/filepath"
 	"testing"
 
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // FuzzParseRST feeds arbitrary RequestSecurityToken documents to ParseRST.
@@ -18,18 +18,11 @@ import (
 // usable: a known version, a RequestType, bounded sizes, and an RSTR that can
 // be built for it.
 func FuzzParseRST(f *testing.F) {
-	seeds, _ := filepath.Glob(filepath.Join("testdata", "rst", "*.xml"))
-	if dir := findCorpus(); dir != "" {
-		for _, pattern := range []string{"*-rst*.xml", "cxfsts-unittest-rst13-*.xml"} {
-			m, _ := filepath.Glob(filepath.Join(dir, pattern))
-			seeds = append(seeds, m...)
-		}
+	patterns := []string{filepath.Join("testdata", "rst", "*.xml")}
+	if dir := testtools.FindCorpus(f); dir != "" {
+		patterns = append(patterns, filepath.Join(dir, "*-rst*.xml"), filepath.Join(dir, "cxfsts-unittest-rst13-*.xml"))
 	}
-	for _, s := range seeds {
-		b, err := os.ReadFile(s)
-		if err != nil {
-			f.Fatal(err)
-		}
+	for _, b := range testtools.ReadFiles(f, patterns...) {
 		f.Add(b)
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -2,6 +2,7 @@ package wstrust
 
 import (
 	"encoding/base64"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -9,6 +10,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 var (
@@ -93,7 +95,7 @@ func TestRSTRGolden(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			checkGolden(t, tt.golden, b)
+			testtools.Golden(t, filepath.Join("testdata", "golden", tt.golden), b, *update)
 		})
 	}
 }
@@ -206,7 +208,7 @@ func TestRSTRMatchesADFS(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.file, func(t *testing.T) {
-			env, err := soap.Parse(readCorpus(t, tt.file), "application/soap+xml", soap.Limits{})
+			env, err := soap.Parse(testtools.ReadCorpus(t, tt.file), "application/soap+xml", soap.Limits{})
 			if err != nil {
 				t.Fatal(err)
 			}

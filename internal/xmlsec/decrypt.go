@@ -171,7 +171,7 @@ func (d *Decrypter) decryptData(encData *etree.Element, ed *encryptedData, key [
 	if err != nil {
 		return nil, err
 	}
-	el, err := parseDecryptedElement(plain, encData.Parent(), plaintextLimits(d.Limits))
+	el, err := parseDecryptedElement(plain, encData.Parent(), d.Limits.WithDefaults())
 	if err != nil {
 		return nil, fmt.Errorf("decrypted %s: %w", ed.algorithm, err)
 	}
@@ -199,7 +199,7 @@ func (d *Decrypter) readEncryptedData(el *etree.Element) (*encryptedData, error)
 	if err := checkKeySize(method, alg); err != nil {
 		return nil, soap.NewFault(soap.InvalidSecurity, "the EncryptedData is malformed", err)
 	}
-	lim := plaintextLimits(d.Limits)
+	lim := d.Limits.WithDefaults()
 	octets, err := cipherValue(el, int(lim.MaxBytes))
 	if err != nil {
 		return nil, err

@@ -7,6 +7,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // FuzzDecryptElement feeds arbitrary documents to DecryptElement: the
@@ -19,11 +20,11 @@ func FuzzDecryptElement(f *testing.F) {
 		data      DataAlgorithm
 		transport KeyTransport
 	}{{AES256GCM, RSAOAEP}, {AES128CBC, RSAOAEPSHA256}, {TripleDESCBC, RSA15}} {
-		f.Add(serialize(f, encryptSample(f, c.data, c.transport)))
+		f.Add(testtools.Serialize(f, encryptSample(f, c.data, c.transport)))
 	}
 	wrapped := parseElement(f, `<saml2:EncryptedAssertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"/>`)
 	wrapped.AddChild(encryptSample(f, AES128GCM, RSAOAEP))
-	f.Add(serialize(f, wrapped))
+	f.Add(testtools.Serialize(f, wrapped))
 	f.Add([]byte(xmlsec1Template(AES256GCM, RSAOAEP)))
 	f.Add([]byte(`<xenc:EncryptedData xmlns:xenc="http://www.w3.org/2001/04/xmlenc#"><xenc:EncryptionMethod Algorithm="http://www.w3.org/2009/xmlenc11#aes256-gcm"/><ds:KeyInfo xmlns:ds="http://www.w3.org/2000/09/xmldsig#"><ds:RetrievalMethod Type="http://www.w3.org/2001/04/xmlenc#EncryptedKey" URI="#k"/></ds:KeyInfo><xenc:CipherData><xenc:CipherReference URI="#x"/></xenc:CipherData></xenc:EncryptedData>`))
 
@@ -74,7 +75,7 @@ func FuzzDecryptedPlaintext(f *testing.F) {
 		checkFuzzResult(t, got, err)
 		if err == nil {
 			// The standalone result must read back as the same element.
-			if c := canonical(t, parseElement(t, string(serialize(t, got)))); c != canonical(t, got) {
+			if c := canonical(t, parseElement(t, string(testtools.Serialize(t, got)))); c != canonical(t, got) {
 				t.Fatalf("decrypted element changes when re-read:\n%s\n%s", c, canonical(t, got))
 			}
 		}

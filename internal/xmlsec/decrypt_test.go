@@ -14,18 +14,19 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // encryptSample encrypts the sample assertion and returns the EncryptedData
 // as a receiver parses it.
 func encryptSample(t testing.TB, data DataAlgorithm, transport KeyTransport) *etree.Element {
 	t.Helper()
-	e := &Encrypter{Certificate: recipientKey(t).cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
+	e := &Encrypter{Certificate: recipientKey(t).Cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
 	encData, err := e.EncryptElement(sampleAssertion(t))
 	if err != nil {
 		t.Fatal(err)
 	}
-	return parseElement(t, string(serialize(t, encData)))
+	return parseElement(t, string(testtools.Serialize(t, encData)))
 }
 
 // encryptedDataWithKey builds an EncryptedData around octets that the test
@@ -143,7 +144,7 @@ func TestDecryptFailures(t *testing.T) {
 			name: "transported key too short for the data algorithm",
 			input: func(t *testing.T) *etree.Element {
 				ed := encryptSample(t, AES256GCM, RSAOAEP)
-				short, err := (&Encrypter{Certificate: k.cert}).EncryptKey(make([]byte, 16))
+				short, err := (&Encrypter{Certificate: k.Cert}).EncryptKey(make([]byte, 16))
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -375,7 +376,7 @@ func TestDecryptRSA15OptIn(t *testing.T) {
 	if _, err := decrypterFor(k, EncryptionPolicy{AllowRSA15: true}).DecryptElement(ed); err != nil {
 		t.Errorf("with AllowRSA15: %v", err)
 	}
-	ek, err := (&Encrypter{Certificate: k.cert, KeyTransport: RSA15, AllowRSA15: true}).EncryptKey(make([]byte, 32))
+	ek, err := (&Encrypter{Certificate: k.Cert, KeyTransport: RSA15, AllowRSA15: true}).EncryptKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -393,7 +394,7 @@ func TestDecryptRSA15OptIn(t *testing.T) {
 
 func TestDecryptKeyFailures(t *testing.T) {
 	k := recipientKey(t)
-	ek, err := (&Encrypter{Certificate: k.cert}).EncryptKey(make([]byte, 32))
+	ek, err := (&Encrypter{Certificate: k.Cert}).EncryptKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -438,7 +439,7 @@ func TestDecryptFindsEncryptedKeyBesideData(t *testing.T) {
 			wrapper := parseElement(t, `<saml2:EncryptedAssertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"/>`)
 			wrapper.AddChild(ed)
 			wrapper.AddChild(ek)
-			wrapper = parseElement(t, string(serialize(t, wrapper)))
+			wrapper = parseElement(t, string(testtools.Serialize(t, wrapper)))
 
 			got, err := decrypterFor(k, EncryptionPolicy{}).DecryptElement(wrapper.ChildElements()[0])
 			if err != nil {
@@ -459,7 +460,7 @@ func TestDecryptResolvesInheritedNamespaces(t *testing.T) {
 	outer := parseElement(t, `<r:Root xmlns:r="urn:r" xmlns:s="urn:s" xmlns:xs="http://www.w3.org/2001/XMLSchema"/>`)
 	ed := encryptedDataWithKey(t, AES128GCM, mustEncryptData(t, AES128GCM, key, `<s:A><s:B xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance" xsi:type="xs:string">v</s:B></s:A>`))
 	outer.AddChild(ed)
-	outer = parseElement(t, string(serialize(t, outer)))
+	outer = parseElement(t, string(testtools.Serialize(t, outer)))
 
 	got, err := decrypterFor(recipientKey(t), EncryptionPolicy{}).DecryptElementWithKey(outer.ChildElements()[0], key)
 	if err != nil {
@@ -471,9 +472,9 @@ func TestDecryptResolvesInheritedNamespaces(t *testing.T) {
 	if got.NamespaceURI() != "urn:s" {
 		t.Errorf("namespace = %q, want urn:s", got.NamespaceURI())
 	}
-	reread := parseElement(t, string(serialize(t, got)))
+	reread := parseElement(t, string(testtools.Serialize(t, got)))
 	if v := reread.SelectAttrValue("xmlns:xs", ""); v != "http://www.w3.org/2001/XMLSchema" {
-		t.Errorf("standalone copy lacks xmlns:xs: %s", serialize(t, got))
+		t.Errorf("standalone copy lacks xmlns:xs: %s", testtools.Serialize(t, got))
 	}
 	if b := reread.ChildElements()[0]; b.NamespaceURI() != "urn:s" || b.Text() != "v" {
 		t.Errorf("child read back as {%s}%s %q", b.NamespaceURI(), b.Tag, b.Text())
@@ -488,13 +489,13 @@ func TestDecryptTriesEachEncryptedKey(t *testing.T) {
 	ed := encryptSample(t, AES256GCM, RSAOAEP)
 	// A second EncryptedKey, for someone else, first in KeyInfo, and with
 	// a transport our policy refuses: it must be passed over, not fatal.
-	foreign, err := (&Encrypter{Certificate: other.cert, KeyTransport: RSA15, AllowRSA15: true}).EncryptKey(make([]byte, 32))
+	foreign, err := (&Encrypter{Certificate: other.Cert, KeyTransport: RSA15, AllowRSA15: true}).EncryptKey(make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
 	ki := childNS(t, ed, NamespaceDSig, "KeyInfo")
 	ki.InsertChildAt(0, foreign)
-	if _, err := decrypterFor(k, EncryptionPolicy{}).DecryptElement(parseElement(t, string(serialize(t, ed)))); err != nil {
+	if _, err := decrypterFor(k, EncryptionPolicy{}).DecryptElement(parseElement(t, string(testtools.Serialize(t, ed)))); err != nil {
 		t.Errorf("DecryptElement: %v", err)
 	}
 	for range maxEncryptedKeys {
@@ -510,11 +511,11 @@ func isFault(err error, code soap.FaultCode) bool {
 	return ok && c == code
 }
 
-func rsaKey(t testing.TB, k testKey) *rsa.PrivateKey {
+func rsaKey(t testing.TB, k testtools.KeyPair) *rsa.PrivateKey {
 	t.Helper()
-	key, ok := k.key.(*rsa.PrivateKey)
+	key, ok := k.Key.(*rsa.PrivateKey)
 	if !ok {
-		t.Fatalf("%T is not an RSA key", k.key)
+		t.Fatalf("%T is not an RSA key", k.Key)
 	}
 	return key
 }
@@ -527,7 +528,7 @@ func (notRSADecrypter) Decrypt(io.Reader, []byte, crypto.DecrypterOpts) ([]byte,
 	return nil, errors.New("not reached")
 }
 
-func decrypterOf(t testing.TB, k testKey) crypto.Decrypter {
+func decrypterOf(t testing.TB, k testtools.KeyPair) crypto.Decrypter {
 	t.Helper()
-	return notRSADecrypter{k.key}
+	return notRSADecrypter{k.Key}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // Encrypting a token for a relying party costs one RSA public-key
@@ -38,14 +39,14 @@ func benchAssertion(b *testing.B) *etree.Element {
 // rsa-oaep and serialises the EncryptedData.
 func BenchmarkEncryptAssertion(b *testing.B) {
 	el := benchAssertion(b)
-	e := &Encrypter{Certificate: recipientKey(b).cert, Data: AES256GCM, KeyTransport: RSAOAEP}
+	e := &Encrypter{Certificate: recipientKey(b).Cert, Data: AES256GCM, KeyTransport: RSAOAEP}
 	b.ReportAllocs()
 	for b.Loop() {
 		ed, err := e.EncryptElement(el)
 		if err != nil {
 			b.Fatal(err)
 		}
-		serialize(b, ed)
+		testtools.Serialize(b, ed)
 	}
 }
 
@@ -53,11 +54,11 @@ func BenchmarkEncryptAssertion(b *testing.B) {
 func BenchmarkDecryptAssertion(b *testing.B) {
 	el := benchAssertion(b)
 	k := recipientKey(b)
-	ed, err := (&Encrypter{Certificate: k.cert}).EncryptElement(el)
+	ed, err := (&Encrypter{Certificate: k.Cert}).EncryptElement(el)
 	if err != nil {
 		b.Fatal(err)
 	}
-	ed = parseElement(b, string(serialize(b, ed)))
+	ed = parseElement(b, string(testtools.Serialize(b, ed)))
 	d := decrypterFor(k, EncryptionPolicy{})
 	b.ReportAllocs()
 	for b.Loop() {

@@ -4,13 +4,13 @@ import (
 	"bytes"
 	"crypto/sha1"
 	"encoding/base64"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // TestEncryptDecryptRoundTrip encrypts the assertion with every data
@@ -24,12 +24,12 @@ func TestEncryptDecryptRoundTrip(t *testing.T) {
 			t.Run(shortName(data, transport), func(t *testing.T) {
 				assertion := sampleAssertion(t)
 				want := canonical(t, standaloneCopy(assertion))
-				e := &Encrypter{Certificate: k.cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
+				e := &Encrypter{Certificate: k.Cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
 				encData, err := e.EncryptElement(assertion)
 				if err != nil {
 					t.Fatal(err)
 				}
-				received := parseElement(t, string(serialize(t, encData)))
+				received := parseElement(t, string(testtools.Serialize(t, encData)))
 				checkEncryptedDataShape(t, received, data, transport)
 
 				got, err := d.DecryptElement(received)
@@ -76,7 +76,7 @@ func checkEncryptedDataShape(t *testing.T, encData *etree.Element, data DataAlgo
 		t.Errorf("OAEP MGF = %q, want %q", gotMGF, wantMGF)
 	}
 	certText := childNS(t, childNS(t, childNS(t, ek, NamespaceDSig, "KeyInfo"), NamespaceDSig, "X509Data"), NamespaceDSig, "X509Certificate").Text()
-	if certText != base64.StdEncoding.EncodeToString(recipientKey(t).cert.Raw) {
+	if certText != base64.StdEncoding.EncodeToString(recipientKey(t).Cert.Raw) {
 		t.Error("EncryptedKey KeyInfo does not carry the recipient certificate")
 	}
 	if n := len(cipherOctets(t, ek)); n != 256 {
@@ -103,7 +103,7 @@ func checkEncryptedDataShape(t *testing.T, encData *etree.Element, data DataAlgo
 // used only in xsi:type values, and leave the original untouched.
 func TestEncryptElementKeepsInheritedNamespaces(t *testing.T) {
 	assertion := sampleAssertion(t)
-	before := string(serialize(t, assertion))
+	before := string(testtools.Serialize(t, assertion))
 	plain, err := serializeStandalone(assertion)
 	if err != nil {
 		t.Fatal(err)
@@ -118,10 +118,10 @@ func TestEncryptElementKeepsInheritedNamespaces(t *testing.T) {
 			t.Errorf("plaintext lacks %s:\n%s", decl, plain)
 		}
 	}
-	if _, err := (&Encrypter{Certificate: recipientKey(t).cert}).EncryptElement(assertion); err != nil {
+	if _, err := (&Encrypter{Certificate: recipientKey(t).Cert}).EncryptElement(assertion); err != nil {
 		t.Fatal(err)
 	}
-	if after := string(serialize(t, assertion)); after != before {
+	if after := string(testtools.Serialize(t, assertion)); after != before {
 		t.Errorf("EncryptElement changed its input\nbefore: %s\n after: %s", before, after)
 	}
 }
@@ -145,12 +145,12 @@ func TestEncryptKeyDecryptKey(t *testing.T) {
 	proof := bytes.Repeat([]byte{0xA5, 0x5A}, 16)
 	for _, transport := range allKeyTransports {
 		t.Run(string(transport), func(t *testing.T) {
-			e := &Encrypter{Certificate: k.cert, KeyTransport: transport, AllowRSA15: transport == RSA15}
+			e := &Encrypter{Certificate: k.Cert, KeyTransport: transport, AllowRSA15: transport == RSA15}
 			ek, err := e.EncryptKey(proof)
 			if err != nil {
 				t.Fatal(err)
 			}
-			received := parseElement(t, string(serialize(t, ek)))
+			received := parseElement(t, string(testtools.Serialize(t, ek)))
 			got, err := decrypterFor(k, allowAll).DecryptKey(received)
 			if err != nil {
 				t.Fatalf("DecryptKey: %v", err)
@@ -165,27 +165,27 @@ func TestEncryptKeyDecryptKey(t *testing.T) {
 // TestRecipientKeyInfo checks each way of naming the recipient certificate.
 func TestRecipientKeyInfo(t *testing.T) {
 	k := recipientKey(t)
-	thumb := sha1.Sum(k.cert.Raw)
+	thumb := sha1.Sum(k.Cert.Raw)
 	tests := []struct {
 		style RecipientKeyInfo
 		path  string // etree path below KeyInfo
 		want  string
 	}{
-		{KeyInfoCertificate, "X509Data/X509Certificate", base64.StdEncoding.EncodeToString(k.cert.Raw)},
-		{KeyInfoIssuerSerial, "X509Data/X509IssuerSerial/X509SerialNumber", k.cert.SerialNumber.String()},
+		{KeyInfoCertificate, "X509Data/X509Certificate", base64.StdEncoding.EncodeToString(k.Cert.Raw)},
+		{KeyInfoIssuerSerial, "X509Data/X509IssuerSerial/X509SerialNumber", k.Cert.SerialNumber.String()},
 		{KeyInfoIssuerSerial, "X509Data/X509IssuerSerial/X509IssuerName", "CN=recipient-rsa2048"},
 		{KeyInfoThumbprint, "SecurityTokenReference/KeyIdentifier", base64.StdEncoding.EncodeToString(thumb[:])},
 	}
 	for _, tt := range tests {
 		t.Run(string(tt.style)+"/"+tt.path, func(t *testing.T) {
-			ek, err := (&Encrypter{Certificate: k.cert, KeyInfo: tt.style}).EncryptKey(make([]byte, 32))
+			ek, err := (&Encrypter{Certificate: k.Cert, KeyInfo: tt.style}).EncryptKey(make([]byte, 32))
 			if err != nil {
 				t.Fatal(err)
 			}
-			ek = parseElement(t, string(serialize(t, ek)))
+			ek = parseElement(t, string(testtools.Serialize(t, ek)))
 			el := childNS(t, ek, NamespaceDSig, "KeyInfo").FindElement(tt.path)
 			if el == nil {
-				t.Fatalf("no %s in KeyInfo:\n%s", tt.path, serialize(t, ek))
+				t.Fatalf("no %s in KeyInfo:\n%s", tt.path, testtools.Serialize(t, ek))
 			}
 			if el.Text() != tt.want {
 				t.Errorf("%s = %q, want %q", tt.path, el.Text(), tt.want)
@@ -193,7 +193,7 @@ func TestRecipientKeyInfo(t *testing.T) {
 		})
 	}
 	t.Run("SKI", func(t *testing.T) {
-		cert := *k.cert
+		cert := *k.Cert
 		cert.SubjectKeyId = []byte{1, 2, 3, 4}
 		ek, err := (&Encrypter{Certificate: &cert, KeyInfo: KeyInfoSKI}).EncryptKey(make([]byte, 32))
 		if err != nil {
@@ -216,13 +216,13 @@ func TestEncrypterRefusesBadConfiguration(t *testing.T) {
 		e    Encrypter
 		want string
 	}{
-		{"rsa-1_5 without opt-in", Encrypter{Certificate: k.cert, KeyTransport: RSA15}, "rsa-1_5 key transport is not allowed"},
+		{"rsa-1_5 without opt-in", Encrypter{Certificate: k.Cert, KeyTransport: RSA15}, "rsa-1_5 key transport is not allowed"},
 		{"no certificate", Encrypter{}, "no recipient certificate"},
-		{"ECDSA certificate", Encrypter{Certificate: ec.cert}, "key transport needs RSA"},
-		{"RSA-1024 certificate", Encrypter{Certificate: small.cert}, "1024 bits"},
-		{"unknown data algorithm", Encrypter{Certificate: k.cert, Data: "aes192-gcm"}, "unknown data encryption algorithm"},
-		{"unknown key transport", Encrypter{Certificate: k.cert, KeyTransport: "rsa-oaep-md5"}, "unknown key transport"},
-		{"SKI missing", Encrypter{Certificate: k.cert, KeyInfo: KeyInfoSKI}, "no subject key identifier"},
+		{"ECDSA certificate", Encrypter{Certificate: ec.Cert}, "key transport needs RSA"},
+		{"RSA-1024 certificate", Encrypter{Certificate: small.Cert}, "1024 bits"},
+		{"unknown data algorithm", Encrypter{Certificate: k.Cert, Data: "aes192-gcm"}, "unknown data encryption algorithm"},
+		{"unknown key transport", Encrypter{Certificate: k.Cert, KeyTransport: "rsa-oaep-md5"}, "unknown key transport"},
+		{"SKI missing", Encrypter{Certificate: k.Cert, KeyInfo: KeyInfoSKI}, "no subject key identifier"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -287,16 +287,16 @@ func TestEncryptedShapeGolden(t *testing.T) {
 		make func() (*etree.Element, error)
 	}{
 		{"encrypteddata-aes256gcm-rsaoaep", func() (*etree.Element, error) {
-			return (&Encrypter{Certificate: k.cert}).EncryptElement(sampleAssertion(t))
+			return (&Encrypter{Certificate: k.Cert}).EncryptElement(sampleAssertion(t))
 		}},
 		{"encrypteddata-aes128cbc-rsaoaepsha256", func() (*etree.Element, error) {
-			return (&Encrypter{Certificate: k.cert, Data: AES128CBC, KeyTransport: RSAOAEPSHA256}).EncryptElement(sampleAssertion(t))
+			return (&Encrypter{Certificate: k.Cert, Data: AES128CBC, KeyTransport: RSAOAEPSHA256}).EncryptElement(sampleAssertion(t))
 		}},
 		{"encryptedkey-rsaoaep-thumbprint", func() (*etree.Element, error) {
-			return (&Encrypter{Certificate: k.cert, KeyInfo: KeyInfoThumbprint}).EncryptKey(make([]byte, 32))
+			return (&Encrypter{Certificate: k.Cert, KeyInfo: KeyInfoThumbprint}).EncryptKey(make([]byte, 32))
 		}},
 		{"encryptedkey-rsa15-issuerserial", func() (*etree.Element, error) {
-			return (&Encrypter{Certificate: k.cert, KeyTransport: RSA15, AllowRSA15: true, KeyInfo: KeyInfoIssuerSerial}).EncryptKey(make([]byte, 32))
+			return (&Encrypter{Certificate: k.Cert, KeyTransport: RSA15, AllowRSA15: true, KeyInfo: KeyInfoIssuerSerial}).EncryptKey(make([]byte, 32))
 		}},
 	}
 	for _, tt := range tests {
@@ -313,22 +313,7 @@ func TestEncryptedShapeGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := masked.ReplaceAll(out, []byte("${1}…${2}"))
-			path := filepath.Join("testdata", "golden", tt.name+".xml")
-			if *update {
-				if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
-					t.Fatal(err)
-				}
-				if err := os.WriteFile(path, got, 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(path)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got, want) {
-				t.Errorf("%s differs from the golden file\n got:\n%s\nwant:\n%s", tt.name, got, want)
-			}
+			testtools.Golden(t, filepath.Join("testdata", "golden", tt.name+".xml"), got, *update)
 		})
 	}
 }

@@ -4,13 +4,12 @@ import (
 	"crypto"
 	"encoding/base64"
 	"flag"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
 	dsig "github.com/russellhaering/goxmldsig"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/golden")
@@ -37,13 +36,13 @@ func sampleAssertion(t testing.TB) *etree.Element {
 	return parseElement(t, sampleResponse).ChildElements()[0]
 }
 
-func recipientKey(t testing.TB) testKey {
+func recipientKey(t testing.TB) testtools.KeyPair {
 	t.Helper()
 	return newTestKey(t, "recipient-rsa2048", "rsa2048")
 }
 
-func decrypterFor(k testKey, policy EncryptionPolicy) *Decrypter {
-	return &Decrypter{Key: k.key.(crypto.Decrypter), Allowed: policy}
+func decrypterFor(k testtools.KeyPair, policy EncryptionPolicy) *Decrypter {
+	return &Decrypter{Key: k.Key.(crypto.Decrypter), Allowed: policy}
 }
 
 // allowAll admits every supported algorithm, rsa-1_5 included.
@@ -59,17 +58,6 @@ func canonical(t testing.TB, el *etree.Element) string {
 		t.Fatal(err)
 	}
 	return string(b)
-}
-
-func serialize(t testing.TB, el *etree.Element) []byte {
-	t.Helper()
-	doc := etree.NewDocument()
-	doc.SetRoot(el.Copy())
-	b, err := doc.WriteToBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
 }
 
 // cipherValueOf returns the CipherValue element directly under el's
@@ -109,33 +97,6 @@ func childNS(t testing.TB, el *etree.Element, space, local string) *etree.Elemen
 func encryptedKeyOf(t testing.TB, encData *etree.Element) *etree.Element {
 	t.Helper()
 	return childNS(t, childNS(t, encData, NamespaceDSig, "KeyInfo"), NamespaceXEnc, "EncryptedKey")
-}
-
-// requireCommand finds an external program the interoperability tests run.
-// It skips when the program is missing, except under CI=true.
-func requireCommand(t *testing.T, name, pkg string) string {
-	t.Helper()
-	path, err := exec.LookPath(name)
-	if err == nil {
-		return path
-	}
-	missing(t, name+" not found: install the Debian package "+pkg+" to run this interoperability test")
-	return ""
-}
-
-func requireFile(t *testing.T, path, pkg string) {
-	t.Helper()
-	if _, err := os.Stat(path); err != nil {
-		missing(t, path+" not found: install the Debian package "+pkg+" to run this interoperability test")
-	}
-}
-
-func missing(t *testing.T, msg string) {
-	t.Helper()
-	if os.Getenv("CI") == "true" {
-		t.Fatal(msg)
-	}
-	t.Skip(msg)
 }
 
 func shortName(d DataAlgorithm, k KeyTransport) string {

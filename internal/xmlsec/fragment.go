@@ -5,7 +5,6 @@ import (
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"slices"
 	"strings"
 
@@ -90,24 +89,6 @@ func serializeStandalone(el *etree.Element) ([]byte, error) {
 	return doc.WriteToBytes()
 }
 
-// plaintextLimits fills zero fields of lim with the request defaults.
-func plaintextLimits(lim soap.Limits) soap.Limits {
-	def := soap.DefaultLimits()
-	if lim.MaxBytes <= 0 {
-		lim.MaxBytes = def.MaxBytes
-	}
-	if lim.MaxDepth <= 0 {
-		lim.MaxDepth = def.MaxDepth
-	}
-	if lim.MaxElements <= 0 {
-		lim.MaxElements = def.MaxElements
-	}
-	if lim.MaxAttributes <= 0 {
-		lim.MaxAttributes = def.MaxAttributes
-	}
-	return lim
-}
-
 // parseDecryptedElement reads decrypted octets that replace an
 // EncryptedData whose parent is context (nil for none). Other
 // implementations serialise the element without the namespace declarations
@@ -167,59 +148,23 @@ func parseDecryptedElement(plain []byte, context *etree.Element, lim soap.Limits
 	return standaloneCopy(el), nil
 }
 
-// scanFragment reads data token by token before any tree is built and
-// refuses DTDs and entity declarations, processing instructions (the XML
-// declaration included: a fragment has none), undefined entities, more
-// than one root element (plaintext that closes its wrapper), and input
-// over lim.
+// scanFragment runs the request pre-scan (soap.Scan) over the wrapped
+// plaintext: it refuses DTDs and entity declarations, processing
+// instructions (the XML declaration included: in the wrapper it does not
+// come first), undefined entities, more than one root element (plaintext
+// that closes its wrapper), and input over lim.
 func scanFragment(data []byte, lim soap.Limits) error {
-	if int64(len(data)) > lim.MaxBytes {
-		return fmt.Errorf("%w of %d bytes", soap.ErrTooLarge, lim.MaxBytes)
+	err := soap.Scan(data, lim)
+	var malformed *soap.MalformedError
+	switch {
+	case errors.As(err, &malformed):
+		return fmt.Errorf("malformed plaintext: %w", malformed.Err)
+	case errors.Is(err, soap.ErrNotOneRoot):
+		return errors.New("malformed plaintext: it closes the element it replaces")
+	case errors.Is(err, soap.ErrTextOutsideDoc):
+		return errors.New("malformed plaintext: text outside the element")
 	}
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	depth, elements, roots := 0, 0, 0
-	for {
-		tok, err := dec.Token()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return fmt.Errorf("malformed plaintext: %w", err)
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			elements++
-			if depth == 1 {
-				roots++
-			}
-			switch {
-			case roots > 1:
-				return errors.New("malformed plaintext: it closes the element it replaces")
-			case depth > lim.MaxDepth:
-				return fmt.Errorf("%w of %d", soap.ErrTooDeep, lim.MaxDepth)
-			case elements > lim.MaxElements:
-				return fmt.Errorf("%w of %d", soap.ErrTooManyElems, lim.MaxElements)
-			case len(t.Attr) > lim.MaxAttributes:
-				return fmt.Errorf("%w of %d", soap.ErrTooManyAttrs, lim.MaxAttributes)
-			}
-		case xml.EndElement:
-			depth--
-		case xml.CharData:
-			if depth == 0 && len(bytes.TrimSpace(t)) > 0 {
-				return errors.New("malformed plaintext: text outside the element")
-			}
-		case xml.Directive:
-			return soap.ErrDTD
-		case xml.ProcInst:
-			return fmt.Errorf("%w <?%s?>", soap.ErrProcInst, t.Target)
-		}
-	}
-	if depth != 0 {
-		return errors.New("malformed plaintext: unclosed element")
-	}
-	return nil
+	return err
 }
 
 // checkPrefixesBound refuses element and attribute names whose prefix no

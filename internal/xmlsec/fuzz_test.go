@@ -16,7 +16,7 @@ import (
 func FuzzVerify(f *testing.F) {
 	k := newTestKey(f, "signer-rsa2048", "rsa2048")
 	ec := newTestKey(f, "signer-p256", "p256")
-	trusted := []*x509.Certificate{k.cert, ec.cert}
+	trusted := []*x509.Certificate{k.Cert, ec.Cert}
 	for _, s := range []*Signer{
 		mustSigner(f, k, "", "", AlgorithmPolicy{}),
 		mustSigner(f, ec, ECDSASHA256, SHA256, AlgorithmPolicy{}),

@@ -1,93 +1,32 @@
 package xmlsec
 
 import (
-	"crypto"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
-	"crypto/rsa"
 	"crypto/x509"
-	"crypto/x509/pkix"
 	"errors"
-	"math/big"
-	"os"
-	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // testNow is the fixed "current time" of the tests; certificates are valid
 // around it.
 var testNow = time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 
-type testKey struct {
-	key  crypto.Signer
-	cert *x509.Certificate
+// newTestKey returns a self-signed key pair valid around testNow, made
+// once per name (see testtools.CachedKeyPair); kind is "rsa2048", "rsa1024"
+// or "p256".
+func newTestKey(t testing.TB, name, kind string) testtools.KeyPair {
+	t.Helper()
+	return testtools.CachedKeyPair(t, name, kind, name, testNow.Add(-time.Hour), testNow.Add(24*time.Hour))
 }
 
-var (
-	keyCache   = map[string]testKey{}
-	keyCacheMu sync.Mutex
-)
-
-// newTestKey returns a self-signed key pair, cached per name so that RSA
-// generation runs once per test binary. kind is "rsa2048", "rsa1024" or
-// "p256"; names sharing a kind give different keys.
-func newTestKey(t testing.TB, name, kind string) testKey {
+func mustSigner(t testing.TB, k testtools.KeyPair, sig SignatureAlgorithm, digest DigestAlgorithm, policy AlgorithmPolicy) *Signer {
 	t.Helper()
-	keyCacheMu.Lock()
-	defer keyCacheMu.Unlock()
-	if k, ok := keyCache[name]; ok {
-		return k
-	}
-	var key crypto.Signer
-	var err error
-	switch kind {
-	case "rsa2048":
-		key, err = rsa.GenerateKey(rand.Reader, 2048)
-	case "rsa1024":
-		key, err = rsa.GenerateKey(rand.Reader, 1024)
-	case "p256":
-		key, err = ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	default:
-		t.Fatalf("unknown key kind %q", kind)
-	}
-	if err != nil {
-		t.Fatal(err)
-	}
-	k := testKey{key: key, cert: selfSigned(t, key, name, testNow.Add(-time.Hour), testNow.Add(24*time.Hour))}
-	keyCache[name] = k
-	return k
-}
-
-func selfSigned(t testing.TB, key crypto.Signer, cn string, notBefore, notAfter time.Time) *x509.Certificate {
-	t.Helper()
-	tmpl := &x509.Certificate{
-		SerialNumber: big.NewInt(time.Now().UnixNano()),
-		Subject:      pkix.Name{CommonName: cn},
-		NotBefore:    notBefore,
-		NotAfter:     notAfter,
-		KeyUsage:     x509.KeyUsageDigitalSignature,
-	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := x509.ParseCertificate(der)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cert
-}
-
-func mustSigner(t testing.TB, k testKey, sig SignatureAlgorithm, digest DigestAlgorithm, policy AlgorithmPolicy) *Signer {
-	t.Helper()
-	s, err := NewSigner(k.key, []*x509.Certificate{k.cert}, sig, digest, policy)
+	s, err := NewSigner(k.Key, []*x509.Certificate{k.Cert}, sig, digest, policy)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -136,24 +75,4 @@ func faultCode(err error) (soap.FaultCode, bool) {
 		return f.Code, true
 	}
 	return soap.FaultCode{}, false
-}
-
-// corpusDir finds shared/corpus above the working directory.
-func corpusDir(t testing.TB) string {
-	t.Helper()
-	dir, err := os.Getwd()
-	if err != nil {
-		t.Fatal(err)
-	}
-	for {
-		c := filepath.Join(dir, "shared", "corpus")
-		if st, err := os.Stat(c); err == nil && st.IsDir() {
-			return c
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			t.Skip("shared/corpus not found above the working directory")
-		}
-		dir = parent
-	}
 }

@@ -1,18 +1,14 @@
 package xmlsec
 
 import (
-	"bufio"
-	"bytes"
-	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // The independent implementations: xmlsec1 (libxmlsec1 1.2.x, OpenSSL) and
@@ -20,50 +16,26 @@ import (
 // Encryption 1.1 rsa-oaep URI, so rsa-oaep-sha256 is proven against
 // Santuario only; every other pair is proven against both.
 
-// recipientFiles writes the recipient key (PKCS#8, PEM and DER) and
-// certificate (PEM and DER) for the external tools.
-type recipientFiles struct {
-	keyPEM, keyDER, certPEM, certDER string
-}
-
-func writeRecipientFiles(t *testing.T, dir string) recipientFiles {
+// writeRecipientFiles writes the recipient key and certificate for the
+// external tools.
+func writeRecipientFiles(t *testing.T, dir string) testtools.KeyFiles {
 	t.Helper()
 	k := recipientKey(t)
-	der, err := x509.MarshalPKCS8PrivateKey(k.key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f := recipientFiles{
-		keyPEM:  filepath.Join(dir, "key.pem"),
-		keyDER:  filepath.Join(dir, "key.der"),
-		certPEM: filepath.Join(dir, "cert.pem"),
-		certDER: filepath.Join(dir, "cert.der"),
-	}
-	for path, content := range map[string][]byte{
-		f.keyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}),
-		f.keyDER:  der,
-		f.certPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: k.cert.Raw}),
-		f.certDER: k.cert.Raw,
-	} {
-		if err := os.WriteFile(path, content, 0o600); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return f
+	return testtools.WriteKeyFiles(t, dir, "recipient", k.Key, k.Cert)
 }
 
 // writeOurEncryption encrypts the sample assertion inside a SAML 2.0
 // EncryptedAssertion, as a relying party receives it, and writes it.
 func writeOurEncryption(t *testing.T, path string, data DataAlgorithm, transport KeyTransport) {
 	t.Helper()
-	e := &Encrypter{Certificate: recipientKey(t).cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
+	e := &Encrypter{Certificate: recipientKey(t).Cert, Data: data, KeyTransport: transport, AllowRSA15: transport == RSA15}
 	encData, err := e.EncryptElement(sampleAssertion(t))
 	if err != nil {
 		t.Fatal(err)
 	}
 	wrapper := parseElement(t, `<saml2:EncryptedAssertion xmlns:saml2="urn:oasis:names:tc:SAML:2.0:assertion"/>`)
 	wrapper.AddChild(encData)
-	if err := os.WriteFile(path, serialize(t, wrapper), 0o600); err != nil {
+	if err := os.WriteFile(path, testtools.Serialize(t, wrapper), 0o600); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -125,7 +97,7 @@ var xmlsec1Transports = []KeyTransport{RSAOAEP, RSA15}
 
 // TestInteropXmlsec1DecryptsOurs has xmlsec1 decrypt what we encrypt.
 func TestInteropXmlsec1DecryptsOurs(t *testing.T) {
-	xmlsec1 := requireCommand(t, "xmlsec1", "xmlsec1")
+	xmlsec1 := testtools.Tool(t, "xmlsec1")
 	dir := t.TempDir()
 	files := writeRecipientFiles(t, dir)
 	for _, data := range allDataAlgorithms {
@@ -136,8 +108,8 @@ func TestInteropXmlsec1DecryptsOurs(t *testing.T) {
 				writeOurEncryption(t, in, data, transport)
 				// The recipient certificate in KeyInfo is self-signed and
 				// pinned: trust it, at a time when it is valid.
-				cmd := exec.Command(xmlsec1, "--decrypt", "--privkey-pem", files.keyPEM,
-					"--trusted-pem", files.certPEM, "--verification-gmt-time", testNow.Format("2006-01-02 15:04:05"),
+				cmd := exec.Command(xmlsec1, "--decrypt", "--privkey-pem", files.KeyPEM,
+					"--trusted-pem", files.CertPEM, "--verification-gmt-time", testNow.Format("2006-01-02 15:04:05"),
 					"--output", out, in)
 				if msg, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("xmlsec1 --decrypt failed: %v\n%s", err, msg)
@@ -174,7 +146,7 @@ func xmlsec1Template(data DataAlgorithm, transport KeyTransport) string {
 
 // TestInteropWeDecryptXmlsec1 decrypts what xmlsec1 encrypts.
 func TestInteropWeDecryptXmlsec1(t *testing.T) {
-	xmlsec1 := requireCommand(t, "xmlsec1", "xmlsec1")
+	xmlsec1 := testtools.Tool(t, "xmlsec1")
 	dir := t.TempDir()
 	files := writeRecipientFiles(t, dir)
 	plainPath := filepath.Join(dir, "assertion.xml")
@@ -187,7 +159,7 @@ func TestInteropWeDecryptXmlsec1(t *testing.T) {
 				if err := os.WriteFile(tmpl, []byte(xmlsec1Template(data, transport)), 0o600); err != nil {
 					t.Fatal(err)
 				}
-				cmd := exec.Command(xmlsec1, "--encrypt", "--pubkey-cert-pem", files.certPEM,
+				cmd := exec.Command(xmlsec1, "--encrypt", "--pubkey-cert-pem", files.CertPEM,
 					"--session-key", xmlsec1SessionKeys[data], "--xml-data", plainPath, "--output", out, tmpl)
 				if msg, err := cmd.CombinedOutput(); err != nil {
 					t.Fatalf("xmlsec1 --encrypt failed: %v\n%s", err, msg)
@@ -211,51 +183,7 @@ var santuarioJars = []string{
 // answer per command.
 func santuario(t *testing.T) func(commands [][]string) []string {
 	t.Helper()
-	javac := requireCommand(t, "javac", "default-jdk-headless")
-	java := requireCommand(t, "java", "default-jre-headless")
-	for _, jar := range santuarioJars {
-		requireFile(t, jar, "libxml-security-java")
-	}
-	classes := t.TempDir()
-	src, err := filepath.Abs(filepath.Join("testdata", "santuario", "XmlEncInterop.java"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if msg, err := exec.Command(javac, "-nowarn", "-cp", santuarioJars[0], "-d", classes, src).CombinedOutput(); err != nil {
-		t.Fatalf("javac failed: %v\n%s", err, msg)
-	}
-	classpath := strings.Join(append([]string{classes}, santuarioJars...), string(os.PathListSeparator))
-	if nop := "/usr/share/java/slf4j-nop.jar"; fileExists(nop) {
-		classpath += string(os.PathListSeparator) + nop // silences slf4j's start-up warning
-	}
-	return func(commands [][]string) []string {
-		var stdin bytes.Buffer
-		for _, c := range commands {
-			stdin.WriteString(strings.Join(c, "\t") + "\n")
-		}
-		cmd := exec.Command(java, "-cp", classpath, "XmlEncInterop")
-		cmd.Stdin = &stdin
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("Santuario run failed: %v\n%s", err, stderr.String())
-		}
-		var answers []string
-		sc := bufio.NewScanner(bytes.NewReader(out))
-		for sc.Scan() {
-			answers = append(answers, sc.Text())
-		}
-		if len(answers) != len(commands) {
-			t.Fatalf("Santuario answered %d of %d commands:\n%s\n%s", len(answers), len(commands), out, stderr.String())
-		}
-		return answers
-	}
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
+	return testtools.JavaPeer(t, filepath.Join("testdata", "santuario", "XmlEncInterop.java"), "libxml-security-java", santuarioJars...)
 }
 
 // santuarioEncryption is one way Santuario encrypts for us.
@@ -339,7 +267,7 @@ func TestInteropSantuario(t *testing.T) {
 			writeOurEncryption(t, in, data, transport)
 			j := &job{name: "santuario decrypts ours/" + shortName(data, transport), out: in + ".decrypted", check: checkDecryptedFile}
 			jobs = append(jobs, j)
-			commands = append(commands, []string{"decrypt", files.keyDER, in, j.out})
+			commands = append(commands, []string{"decrypt", files.KeyDER, in, j.out})
 		}
 	}
 	for i, enc := range santuarioEncryptions() {
@@ -352,7 +280,7 @@ func TestInteropSantuario(t *testing.T) {
 			},
 		}
 		jobs = append(jobs, j)
-		commands = append(commands, []string{"encrypt", files.certDER, enc.data.URI(), enc.transport, enc.digestURI, enc.mgfURI, plainPath, j.out})
+		commands = append(commands, []string{"encrypt", files.CertDER, enc.data.URI(), enc.transport, enc.digestURI, enc.mgfURI, plainPath, j.out})
 	}
 
 	for i, answer := range run(commands) {

@@ -146,16 +146,12 @@ func (s *Signer) Sign(el *etree.Element, idAttr string, inclusivePrefixes ...str
 	h := s.digest.Hash().New()
 	h.Write(canonical)
 
-	signedInfo := s.signedInfo(id, prefixList, h.Sum(nil))
-	value, err := s.signSignedInfo(signedInfo)
+	si := s.newSignedInfo()
+	s.addReference(si, id, prefixList, h.Sum(nil), URIEnvelopedSignature)
+	sig, err := s.signatureElement(si)
 	if err != nil {
 		return nil, err
 	}
-
-	sig := &etree.Element{Space: dsPrefix, Tag: "Signature"}
-	sig.CreateAttr("xmlns:"+dsPrefix, NamespaceDSig)
-	sig.AddChild(signedInfo)
-	dsChild(sig, "SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
 	x509Data := dsChild(dsChild(sig, "KeyInfo"), "X509Data")
 	for _, c := range s.certsB64 {
 		dsChild(x509Data, "X509Certificate").SetText(c)
@@ -163,16 +159,26 @@ func (s *Signer) Sign(el *etree.Element, idAttr string, inclusivePrefixes ...str
 	return sig, nil
 }
 
-// signedInfo builds ds:SignedInfo for one same-document reference.
-func (s *Signer) signedInfo(id, prefixList string, digest []byte) *etree.Element {
+// newSignedInfo starts a ds:SignedInfo: exclusive c14n and the Signer's
+// signature method, no Reference yet.
+func (s *Signer) newSignedInfo() *etree.Element {
 	si := &etree.Element{Space: dsPrefix, Tag: "SignedInfo"}
 	dsChild(si, "CanonicalizationMethod").CreateAttr("Algorithm", URIExcC14N)
 	dsChild(si, "SignatureMethod").CreateAttr("Algorithm", s.signature.URI())
+	return si
+}
+
+// addReference appends a same-document Reference to SignedInfo. Its
+// transforms are the given ones followed by exclusive c14n with
+// prefixList as InclusiveNamespaces.
+func (s *Signer) addReference(si *etree.Element, id, prefixList string, digest []byte, transforms ...string) {
 	ref := dsChild(si, "Reference")
 	ref.CreateAttr("URI", "#"+id)
-	transforms := dsChild(ref, "Transforms")
-	dsChild(transforms, "Transform").CreateAttr("Algorithm", URIEnvelopedSignature)
-	c14n := dsChild(transforms, "Transform")
+	tr := dsChild(ref, "Transforms")
+	for _, uri := range transforms {
+		dsChild(tr, "Transform").CreateAttr("Algorithm", uri)
+	}
+	c14n := dsChild(tr, "Transform")
 	c14n.CreateAttr("Algorithm", URIExcC14N)
 	if prefixList != "" {
 		incl := c14n.CreateElement("ec:InclusiveNamespaces")
@@ -181,7 +187,20 @@ func (s *Signer) signedInfo(id, prefixList string, digest []byte) *etree.Element
 	}
 	dsChild(ref, "DigestMethod").CreateAttr("Algorithm", s.digest.URI())
 	dsChild(ref, "DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
-	return si
+}
+
+// signatureElement signs SignedInfo and returns the ds:Signature holding
+// it and its SignatureValue; the caller adds KeyInfo.
+func (s *Signer) signatureElement(si *etree.Element) (*etree.Element, error) {
+	value, err := s.signSignedInfo(si)
+	if err != nil {
+		return nil, err
+	}
+	sig := &etree.Element{Space: dsPrefix, Tag: "Signature"}
+	sig.CreateAttr("xmlns:"+dsPrefix, NamespaceDSig)
+	sig.AddChild(si)
+	dsChild(sig, "SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
+	return sig, nil
 }
 
 // signSignedInfo canonicalises SignedInfo as it will sit inside Signature

@@ -1,7 +1,6 @@
 package xmlsec
 
 import (
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"strings"
@@ -32,9 +31,7 @@ func (s *Signer) SignDetached(targets []DetachedTarget, keyInfo *etree.Element) 
 	if len(targets) == 0 {
 		return nil, errors.New("xmlsec: nothing to sign")
 	}
-	si := &etree.Element{Space: dsPrefix, Tag: "SignedInfo"}
-	dsChild(si, "CanonicalizationMethod").CreateAttr("Algorithm", URIExcC14N)
-	dsChild(si, "SignatureMethod").CreateAttr("Algorithm", s.signature.URI())
+	si := s.newSignedInfo()
 	for _, t := range targets {
 		if t.Element == nil || !isPlainID(t.ID) {
 			return nil, fmt.Errorf("xmlsec: target %q has no element or an unusable id", t.ID)
@@ -48,31 +45,12 @@ func (s *Signer) SignDetached(targets []DetachedTarget, keyInfo *etree.Element) 
 		h.Write(canonical)
 		s.addReference(si, t.ID, prefixList, h.Sum(nil))
 	}
-	value, err := s.signSignedInfo(si)
+	sig, err := s.signatureElement(si)
 	if err != nil {
 		return nil, err
 	}
-	sig := &etree.Element{Space: dsPrefix, Tag: "Signature"}
-	sig.CreateAttr("xmlns:"+dsPrefix, NamespaceDSig)
-	sig.AddChild(si)
-	dsChild(sig, "SignatureValue").SetText(base64.StdEncoding.EncodeToString(value))
 	if keyInfo != nil {
 		dsChild(sig, "KeyInfo").AddChild(keyInfo)
 	}
 	return sig, nil
-}
-
-// addReference appends a detached Reference to SignedInfo.
-func (s *Signer) addReference(si *etree.Element, id, prefixList string, digest []byte) {
-	ref := dsChild(si, "Reference")
-	ref.CreateAttr("URI", "#"+id)
-	c14n := dsChild(dsChild(ref, "Transforms"), "Transform")
-	c14n.CreateAttr("Algorithm", URIExcC14N)
-	if prefixList != "" {
-		incl := c14n.CreateElement("ec:InclusiveNamespaces")
-		incl.CreateAttr("xmlns:ec", NamespaceExcC14N)
-		incl.CreateAttr("PrefixList", prefixList)
-	}
-	dsChild(ref, "DigestMethod").CreateAttr("Algorithm", s.digest.URI())
-	dsChild(ref, "DigestValue").SetText(base64.StdEncoding.EncodeToString(digest))
 }

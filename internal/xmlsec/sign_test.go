@@ -4,6 +4,8 @@ import (
 	"crypto/x509"
 	"strings"
 	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestSignVerifyRoundTrip(t *testing.T) {
@@ -39,7 +41,7 @@ func TestSignVerifyRoundTrip(t *testing.T) {
 				t.Errorf("Reference URI = %q, want #_d1", got)
 			}
 
-			verified, err := VerifyAt(signed, "ID", []*x509.Certificate{k.cert}, tt.policy, testNow)
+			verified, err := VerifyAt(signed, "ID", []*x509.Certificate{k.Cert}, tt.policy, testNow)
 			if err != nil {
 				t.Fatalf("Verify: %v", err)
 			}
@@ -69,7 +71,7 @@ func TestSignKeepsInclusivePrefixes(t *testing.T) {
 		t.Fatalf("InclusiveNamespaces PrefixList missing: %v", incl)
 	}
 	el.AddChild(sig)
-	if _, err := Verify(reparse(t, el), "ID", []*x509.Certificate{k.cert}, AlgorithmPolicy{}); err != nil {
+	if _, err := Verify(reparse(t, el), "ID", []*x509.Certificate{k.Cert}, AlgorithmPolicy{}); err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
 }
@@ -87,7 +89,7 @@ func TestSignElementInsideDocument(t *testing.T) {
 	}
 	el.AddChild(sig)
 	again := reparse(t, root)
-	verified, err := Verify(again.FindElement("./Token/Doc"), "ID", []*x509.Certificate{k.cert}, AlgorithmPolicy{})
+	verified, err := Verify(again.FindElement("./Token/Doc"), "ID", []*x509.Certificate{k.Cert}, AlgorithmPolicy{})
 	if err != nil {
 		t.Fatalf("Verify: %v", err)
 	}
@@ -103,25 +105,25 @@ func TestNewSignerRejects(t *testing.T) {
 	ec := newTestKey(t, "signer-p256", "p256")
 	tests := []struct {
 		name   string
-		key    testKey
+		key    testtools.KeyPair
 		cert   *x509.Certificate
 		sig    SignatureAlgorithm
 		digest DigestAlgorithm
 		policy AlgorithmPolicy
 		want   string
 	}{
-		{"rsa-sha1 without opt-in", rsaKey, rsaKey.cert, RSASHA1, SHA256, AlgorithmPolicy{}, "not allowed"},
-		{"sha1 digest without opt-in", rsaKey, rsaKey.cert, RSASHA256, SHA1, AlgorithmPolicy{}, "not allowed"},
-		{"not in allow-list", rsaKey, rsaKey.cert, RSASHA512, SHA256, AlgorithmPolicy{Signatures: []SignatureAlgorithm{RSASHA256}}, "not allowed"},
-		{"RSA 1024", small, small.cert, RSASHA256, SHA256, AlgorithmPolicy{}, "at least 2048"},
-		{"ECDSA key with rsa-sha256", ec, ec.cert, RSASHA256, SHA256, AlgorithmPolicy{}, "ECDSA key signs only"},
-		{"RSA key with ecdsa-sha256", rsaKey, rsaKey.cert, ECDSASHA256, SHA256, AlgorithmPolicy{}, "RSA key cannot"},
-		{"certificate of another key", rsaKey, other.cert, RSASHA256, SHA256, AlgorithmPolicy{}, "does not belong"},
-		{"unknown algorithm", rsaKey, rsaKey.cert, "rsa-md5", SHA256, AlgorithmPolicy{}, "unknown signature"},
+		{"rsa-sha1 without opt-in", rsaKey, rsaKey.Cert, RSASHA1, SHA256, AlgorithmPolicy{}, "not allowed"},
+		{"sha1 digest without opt-in", rsaKey, rsaKey.Cert, RSASHA256, SHA1, AlgorithmPolicy{}, "not allowed"},
+		{"not in allow-list", rsaKey, rsaKey.Cert, RSASHA512, SHA256, AlgorithmPolicy{Signatures: []SignatureAlgorithm{RSASHA256}}, "not allowed"},
+		{"RSA 1024", small, small.Cert, RSASHA256, SHA256, AlgorithmPolicy{}, "at least 2048"},
+		{"ECDSA key with rsa-sha256", ec, ec.Cert, RSASHA256, SHA256, AlgorithmPolicy{}, "ECDSA key signs only"},
+		{"RSA key with ecdsa-sha256", rsaKey, rsaKey.Cert, ECDSASHA256, SHA256, AlgorithmPolicy{}, "RSA key cannot"},
+		{"certificate of another key", rsaKey, other.Cert, RSASHA256, SHA256, AlgorithmPolicy{}, "does not belong"},
+		{"unknown algorithm", rsaKey, rsaKey.Cert, "rsa-md5", SHA256, AlgorithmPolicy{}, "unknown signature"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			_, err := NewSigner(tt.key.key, []*x509.Certificate{tt.cert}, tt.sig, tt.digest, tt.policy)
+			_, err := NewSigner(tt.key.Key, []*x509.Certificate{tt.cert}, tt.sig, tt.digest, tt.policy)
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Fatalf("NewSigner error = %v, want one containing %q", err, tt.want)
 			}

@@ -7,6 +7,7 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // detachedDoc has two elements to sign, namespaces inherited from the
@@ -41,7 +42,7 @@ func signDetachedDoc(t testing.TB, s *Signer, prefixes []string, edit func(sig *
 	return reparse(t, root)
 }
 
-func verifyDetachedDoc(t testing.TB, root *etree.Element, k testKey, opts DetachedOptions) ([]VerifiedReference, error) {
+func verifyDetachedDoc(t testing.TB, root *etree.Element, k testtools.KeyPair, opts DetachedOptions) ([]VerifiedReference, error) {
 	t.Helper()
 	ix, err := IndexIDs(root)
 	if err != nil {
@@ -51,7 +52,7 @@ func verifyDetachedDoc(t testing.TB, root *etree.Element, k testKey, opts Detach
 	if err != nil {
 		return nil, err
 	}
-	if err := sig.VerifySignatureValue(k.cert.PublicKey); err != nil {
+	if err := sig.VerifySignatureValue(k.Cert.PublicKey); err != nil {
 		return nil, err
 	}
 	return sig.VerifyReferences(ix.Lookup)
@@ -95,7 +96,7 @@ func TestDetachedRefuses(t *testing.T) {
 	tests := []struct {
 		name   string
 		edit   func(sig *etree.Element)
-		key    testKey
+		key    testtools.KeyPair
 		opts   DetachedOptions
 		code   soap.FaultCode
 		reason string
@@ -248,7 +249,7 @@ func TestIndexIDs(t *testing.T) {
 func FuzzParseDetachedSignature(f *testing.F) {
 	k := newTestKey(f, "detached-rsa2048", "rsa2048")
 	root := signDetachedDoc(f, mustSigner(f, k, RSASHA256, SHA256, AlgorithmPolicy{}), []string{"e", "#default"}, nil)
-	f.Add([]byte(serialize(f, root)))
+	f.Add([]byte(testtools.Serialize(f, root)))
 	f.Add([]byte(`<ds:Signature xmlns:ds="` + NamespaceDSig + `"><ds:SignedInfo/><ds:SignatureValue>AA==</ds:SignatureValue></ds:Signature>`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		doc := etree.NewDocument()
@@ -267,7 +268,7 @@ func FuzzParseDetachedSignature(f *testing.F) {
 				}
 				continue
 			}
-			_ = sig.VerifySignatureValue(k.cert.PublicKey)
+			_ = sig.VerifySignatureValue(k.Cert.PublicKey)
 			if _, err := sig.VerifyReferences(ix.Lookup); err != nil {
 				if _, ok := faultCode(err); !ok {
 					t.Fatalf("not a fault: %v", err)

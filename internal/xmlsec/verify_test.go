@@ -11,12 +11,13 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 func TestVerifyFaults(t *testing.T) {
 	k := newTestKey(t, "signer-rsa2048", "rsa2048")
 	stranger := newTestKey(t, "other-rsa2048", "rsa2048")
-	trusted := []*x509.Certificate{k.cert}
+	trusted := []*x509.Certificate{k.Cert}
 	s256 := mustSigner(t, k, RSASHA256, SHA256, AlgorithmPolicy{})
 	s1 := mustSigner(t, k, RSASHA1, SHA256, AlgorithmPolicy{AllowSHA1: true})
 	d1 := mustSigner(t, k, RSASHA256, SHA1, AlgorithmPolicy{AllowSHA1: true})
@@ -45,7 +46,7 @@ func TestVerifyFaults(t *testing.T) {
 			v := el.FindElement("./Signature/SignatureValue")
 			v.SetText("AAAA" + v.Text()[4:])
 		}, trusted, AlgorithmPolicy{}, soap.FailedCheck},
-		{"untrusted certificate", s256, nil, []*x509.Certificate{stranger.cert}, AlgorithmPolicy{}, soap.InvalidSecurityToken},
+		{"untrusted certificate", s256, nil, []*x509.Certificate{stranger.Cert}, AlgorithmPolicy{}, soap.InvalidSecurityToken},
 		{"no trusted certificates", s256, nil, nil, AlgorithmPolicy{}, soap.InvalidSecurityToken},
 		{"rsa-sha1 refused by default", s1, nil, trusted, AlgorithmPolicy{}, soap.UnsupportedAlgorithm},
 		{"sha1 digest refused by default", d1, nil, trusted, AlgorithmPolicy{}, soap.UnsupportedAlgorithm},
@@ -105,8 +106,8 @@ func TestVerifyFaults(t *testing.T) {
 
 func TestVerifyAtCertificateValidity(t *testing.T) {
 	k := newTestKey(t, "signer-rsa2048", "rsa2048")
-	expired := selfSigned(t, k.key, "expired", testNow.Add(-48*time.Hour), testNow.Add(-24*time.Hour))
-	s, err := NewSigner(k.key, []*x509.Certificate{expired}, "", "", AlgorithmPolicy{})
+	expired := testtools.SelfSigned(t, k.Key, "expired", testNow.Add(-48*time.Hour), testNow.Add(-24*time.Hour))
+	s, err := NewSigner(k.Key, []*x509.Certificate{expired}, "", "", AlgorithmPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -132,10 +133,10 @@ func TestVerifyWithoutKeyInfoTriesTrustedCertificates(t *testing.T) {
 	sig := el.FindElement("./Signature")
 	sig.RemoveChild(sig.FindElement("./KeyInfo"))
 
-	if _, err := Verify(el, "ID", []*x509.Certificate{other.cert, k.cert}, AlgorithmPolicy{}); err != nil {
+	if _, err := Verify(el, "ID", []*x509.Certificate{other.Cert, k.Cert}, AlgorithmPolicy{}); err != nil {
 		t.Fatalf("Verify = %v, want success with the second trusted certificate", err)
 	}
-	_, err := Verify(el, "ID", []*x509.Certificate{other.cert}, AlgorithmPolicy{})
+	_, err := Verify(el, "ID", []*x509.Certificate{other.Cert}, AlgorithmPolicy{})
 	if code, _ := faultCode(err); code != soap.FailedCheck {
 		t.Fatalf("Verify with only a wrong certificate = %v, want FailedCheck", err)
 	}
@@ -149,7 +150,7 @@ func TestVerifyECDSAKeyInfoMismatch(t *testing.T) {
 	el := signSample(t, mustSigner(t, ec, ECDSASHA256, SHA256, AlgorithmPolicy{}))
 	sig := el.FindElement("./Signature")
 	sig.RemoveChild(sig.FindElement("./KeyInfo"))
-	_, err := Verify(el, "ID", []*x509.Certificate{rsaKey.cert}, AlgorithmPolicy{})
+	_, err := Verify(el, "ID", []*x509.Certificate{rsaKey.Cert}, AlgorithmPolicy{})
 	if code, _ := faultCode(err); code != soap.FailedCheck {
 		t.Fatalf("Verify = %v, want FailedCheck", err)
 	}
@@ -160,7 +161,7 @@ func TestVerifyReturnsOnlySignedContent(t *testing.T) {
 	// wrapper that carries a forged copy with the same ID. Whatever the
 	// caller passes, it gets back either an error or the signed content.
 	k := newTestKey(t, "signer-rsa2048", "rsa2048")
-	trusted := []*x509.Certificate{k.cert}
+	trusted := []*x509.Certificate{k.Cert}
 	signed := signSample(t, mustSigner(t, k, "", "", AlgorithmPolicy{}))
 
 	forged := signed.Copy()
@@ -189,7 +190,7 @@ func TestVerifyReturnsOnlySignedContent(t *testing.T) {
 }
 
 func TestVerifyCorpusSignatures(t *testing.T) {
-	dir := corpusDir(t)
+	dir := testtools.CorpusDir(t)
 	tests := []struct {
 		file   string
 		idAttr string
