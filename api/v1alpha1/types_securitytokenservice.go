@@ -191,6 +191,12 @@ type AuthenticationSpec struct {
 	// +optional
 	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
 
+	// Lockout refuses sign-ins for a while after repeated failures (an
+	// extranet lockout, as AD FS offers): per user name and per client
+	// address, shared by all replicas when replayDetection uses Redis.
+	// +optional
+	Lockout *LockoutSpec `json:"lockout,omitempty"`
+
 	// AllowedRoles, when set, lets only users holding one of these roles
 	// obtain tokens (for example ["admin"]). Empty lets any authenticated
 	// caller in. A RelyingParty can narrow this further.
@@ -198,6 +204,27 @@ type AuthenticationSpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=256
 	AllowedRoles []string `json:"allowedRoles,omitempty"`
+}
+
+// LockoutSpec configures the extranet lockout.
+type LockoutSpec struct {
+	// Threshold is how many failed authentications (wrong passwords; failed
+	// certificate or Kerberos checks count for the client address) are
+	// allowed within the window. Once reached, further attempts by that user
+	// or from that address are refused, whatever the credentials, until the
+	// window has passed. 0 (the default) turns lockout off.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=10000
+	Threshold int32 `json:"threshold,omitempty"`
+
+	// Window is how long failures are counted, and how long a lockout
+	// lasts, as a duration such as "15m"; at most 24h.
+	// +optional
+	// +kubebuilder:default="15m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('24h')",message="lockout.window must be a duration such as 15m, greater than zero and at most 24h"
+	Window *metav1.Duration `json:"window,omitempty"`
 }
 
 // UsernameTokenSpec configures user name and password authentication.

@@ -38,7 +38,8 @@ func serve(args []string) error {
 	tlsListen := fs.String("tls-listen", "", "HTTPS address of the STS endpoint, with the serving certificate of spec.tls and TLS client certificates accepted")
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
 	var trustedProxies prefixList
-	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses); empty trusts no header")
+	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses and lockout) and whose X-Forwarded-Proto: https marks a request as received over TLS; empty trusts no header")
+	allowInsecureADFS := fs.Bool("allow-insecure-adfs-paths", false, "let /adfs/services/trust/*/usernamemixed accept passwords over plain HTTP (tests, or a TLS-terminating proxy not listed in --trusted-proxies); off, they answer only requests that came over TLS")
 	_ = fs.Parse(args)
 	if *kube == (*manifests != "") {
 		return errors.New("give either --manifests DIR or --kube")
@@ -73,6 +74,8 @@ func serve(args []string) error {
 		Audit:          log.WithName("audit"),
 		Metrics:        server.NewMetrics(registry, holder),
 		TrustedProxies: trustedProxies,
+
+		AllowInsecureADFSPaths: *allowInsecureADFS,
 	}
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))

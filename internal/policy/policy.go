@@ -50,6 +50,8 @@ type STS struct {
 	// AllowedRoles lets only users with one of these roles obtain tokens;
 	// empty allows every authenticated user.
 	AllowedRoles []string
+	// Lockout refuses callers after repeated failed sign-ins.
+	Lockout Lockout
 
 	Replay Replay
 
@@ -62,6 +64,18 @@ type STS struct {
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
 }
+
+// Lockout is the extranet lockout: after Threshold failed authentications
+// within Window, by one user or from one client address, further attempts
+// by that user or from that address are refused until Window has passed.
+type Lockout struct {
+	// Threshold is the number of failures allowed; 0 turns lockout off.
+	Threshold int
+	Window    time.Duration
+}
+
+// Enabled reports whether lockout is on.
+func (l Lockout) Enabled() bool { return l.Threshold > 0 && l.Window > 0 }
 
 // Replay says which replays are refused and where seen messages are kept.
 type Replay struct {

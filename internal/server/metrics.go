@@ -11,6 +11,7 @@ type Metrics struct {
 	issued   *prometheus.CounterVec
 	failures *prometheus.CounterVec
 	duration *prometheus.HistogramVec
+	lockouts *prometheus.CounterVec
 }
 
 // NewMetrics registers the STS's metrics with reg, including the generation
@@ -30,6 +31,10 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 			Help:    "Time to answer a WS-Trust request, by request type and outcome.",
 			Buckets: []float64{.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1, 2.5},
 		}, []string{"request_type", "outcome"}),
+		lockouts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustbroker_lockouts_total",
+			Help: "Lockouts engaged after repeated failed sign-ins, by scope (user or address).",
+		}, []string{"scope"}),
 	}
 	generation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "trustbroker_policy_generation",
@@ -40,6 +45,6 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.issued, m.failures, m.duration, generation)
+	reg.MustRegister(m.issued, m.failures, m.duration, m.lockouts, generation)
 	return m
 }

@@ -35,15 +35,29 @@ type Server struct {
 	// Audit receives one line per request; Metrics, when set, counts them.
 	Audit   logr.Logger
 	Metrics *Metrics
+	// AllowInsecureADFSPaths lets the AD FS usernamemixed endpoints take
+	// passwords over plain HTTP (for tests, and behind a TLS-terminating
+	// proxy that is not among TrustedProxies). Off, they answer only
+	// requests that came over TLS.
+	AllowInsecureADFSPaths bool
 
 	kerberosVerifiers kerberosVerifiers
 }
 
-// Handler serves POST /sts and GET /sts?wsdl.
+// Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at
+// /sts/mex and /adfs/services/trust/mex, and the AD FS-compatible endpoints
+// under /adfs/services/trust.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /sts", s.serveSTS)
+	mux.HandleFunc("POST /sts", s.serveSTS(stsEndpoint))
 	mux.HandleFunc("GET /sts", s.serveWSDL)
+	for _, ep := range adfsEndpoints {
+		mux.HandleFunc("POST "+ep.path, s.serveSTS(ep))
+	}
+	for _, path := range []string{mexPath, adfsMexPath} {
+		mux.HandleFunc("GET "+path, s.serveMex)
+		mux.HandleFunc("POST "+path, s.serveMexGet)
+	}
 	return mux
 }
 
@@ -62,28 +76,34 @@ type request struct {
 	rstr         *wstrust.RSTR
 }
 
-func (s *Server) serveSTS(w http.ResponseWriter, r *http.Request) {
-	now := s.Now()
-	req := request{soap: soap.VersionForContentType(r.Header.Get("Content-Type"))}
-	resp, err := s.handle(r, now, &req)
-	var f *soap.Fault
-	if err != nil {
-		f = soap.AsFault(err)
-		resp = s.fault(req, f, now)
-	}
-	s.record(r, &req, f, s.Now().Sub(now))
-	if err := resp.Write(w); err != nil {
-		s.Log.Error(err, "writing the response", "remote", r.RemoteAddr)
+// serveSTS answers WS-Trust requests at ep.
+func (s *Server) serveSTS(ep endpoint) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		now := s.Now()
+		req := request{soap: soap.VersionForContentType(r.Header.Get("Content-Type"))}
+		resp, err := s.handle(r, ep, now, &req)
+		var f *soap.Fault
+		if err != nil {
+			f = soap.AsFault(err)
+			resp = s.fault(req, f, now)
+		}
+		s.record(r, &req, f, s.Now().Sub(now))
+		if err := resp.Write(w); err != nil {
+			s.Log.Error(err, "writing the response", "remote", r.RemoteAddr)
+		}
 	}
 }
 
-func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Response, error) {
+func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *request) (*soap.Response, error) {
 	snap := s.Policy.Load()
 	if snap == nil {
 		return nil, soap.Faultf(soap.RequestFailed, "The STS has no policy loaded yet; try again shortly.")
 	}
 	req.generation = snap.Generation
 	if err := checkAddress(snap, r, s.TrustedProxies); err != nil {
+		return nil, err
+	}
+	if err := s.checkTransport(ep, r); err != nil {
 		return nil, err
 	}
 	limits := s.Limits
@@ -99,17 +119,26 @@ func (s *Server) handle(r *http.Request, now time.Time, req *request) (*soap.Res
 		return nil, err
 	}
 	req.soap, req.addressing = env.Version, env.Addressing
+	if err := decryptBody(snap, env, securityBlock(env)); err != nil {
+		return nil, err
+	}
 	rst, err := wstrust.ParseRST(env.Body)
 	if err != nil {
 		return nil, err
 	}
 	req.trustNS, req.requestType, req.appliesTo = rst.Version.Namespace(), rst.RequestType, rst.AppliesTo
+	if err := ep.checkVersion(rst.Version); err != nil {
+		return nil, err
+	}
 
 	header, err := securityHeader(env)
 	if err != nil {
 		return nil, err
 	}
-	who, err := s.authenticate(r.Context(), snap, env, header, r.TLS, now)
+	if err := ep.checkCredentials(header, r.TLS); err != nil {
+		return nil, err
+	}
+	who, err := s.authenticateWithLockout(r, snap, env, header, now)
 	if err != nil {
 		if !anonymousTranslation(snap, rst, header, r) {
 			return nil, err

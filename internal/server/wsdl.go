@@ -373,10 +373,16 @@ func addPortType(defs *etree.Element, c trustContract) {
 // addBinding binds c's port type to SOAP version b, document/literal, with
 // the version's policy attached.
 func addBinding(defs *etree.Element, c trustContract, b soapBinding) {
-	binding := defs.CreateElement("wsdl:binding")
-	binding.CreateAttr("name", bindingName(c, b))
+	defs.AddChild(newBinding(bindingName(c, b), c.policyID(), c, b))
+}
+
+// newBinding is a binding named name of c's port type to SOAP version b,
+// document/literal, with the policy policyID attached.
+func newBinding(name, policyID string, c trustContract, b soapBinding) *etree.Element {
+	binding := etree.NewElement("wsdl:binding")
+	binding.CreateAttr("name", name)
 	binding.CreateAttr("type", "tns:"+c.portType())
-	binding.CreateElement("wsp:PolicyReference").CreateAttr("URI", "#"+c.policyID())
+	binding.CreateElement("wsp:PolicyReference").CreateAttr("URI", "#"+policyID)
 	sb := binding.CreateElement(b.prefix + ":binding")
 	sb.CreateAttr("transport", soapOverHTTP)
 	sb.CreateAttr("style", "document")
@@ -388,6 +394,7 @@ func addBinding(defs *etree.Element, c trustContract, b soapBinding) {
 	for _, tag := range []string{"wsdl:input", "wsdl:output"} {
 		op.CreateElement(tag).CreateElement(b.prefix+":body").CreateAttr("use", "literal")
 	}
+	return binding
 }
 
 // addService declares one port per binding, all at the public endpoint.

@@ -160,6 +160,9 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
 		return p, err
 	}
+	if l := spec.Authentication.Lockout; l != nil {
+		p.Lockout = policy.Lockout{Threshold: int(l.Threshold), Window: durationOr(l.Window, 15*time.Minute)}
+	}
 	if ut := spec.Authentication.UsernameToken; ut != nil {
 		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
 	}

@@ -36,6 +36,7 @@ type MemoryReplayStore struct {
 type replayEntry struct {
 	key     string
 	expires time.Time
+	count   int64 // for Incr; 0 for keys recorded by Seen
 	elem    *list.Element
 	index   int // position in expiry
 }

@@ -184,8 +184,8 @@ func (d *Decrypter) readEncryptedData(el *etree.Element) (*encryptedData, error)
 	if !soap.IsElement(el, NamespaceXEnc, "EncryptedData") {
 		return nil, soap.NewFault(soap.InvalidSecurity, "expected an EncryptedData element", elementName(el))
 	}
-	if t, ok := soap.AttrNS(el, "", "Type"); ok && strings.TrimSpace(t) != "" && strings.TrimSpace(t) != TypeElement {
-		return nil, soap.NewFault(soap.InvalidSecurity, "only encrypted elements are supported", fmt.Errorf("EncryptedData Type %q", t))
+	if t, ok := soap.AttrNS(el, "", "Type"); ok && strings.TrimSpace(t) != "" && strings.TrimSpace(t) != TypeElement && strings.TrimSpace(t) != TypeContent {
+		return nil, soap.NewFault(soap.InvalidSecurity, "only encrypted elements and single-element content are supported", fmt.Errorf("EncryptedData Type %q", t))
 	}
 	method, err := onlyXEncChild(el, "EncryptionMethod")
 	if err != nil {

@@ -310,13 +310,13 @@ func TestDecryptFailures(t *testing.T) {
 			code: soap.InvalidSecurity, reason: "no encrypted key",
 		},
 		{
-			name: "encrypted content rather than an element",
+			name: "an encrypted type other than element or content",
 			input: func(t *testing.T) *etree.Element {
 				ed := encryptSample(t, AES256GCM, RSAOAEP)
-				ed.CreateAttr("Type", NamespaceXEnc+"Content")
+				ed.CreateAttr("Type", "http://www.w3.org/2001/04/xmlenc#EncryptedKey")
 				return ed
 			},
-			code: soap.InvalidSecurity, reason: "only encrypted elements",
+			code: soap.InvalidSecurity, reason: "only encrypted elements and single-element content",
 		},
 		{
 			name: "KeySize contradicting the algorithm",

@@ -16,6 +16,11 @@ const (
 // TypeElement is the EncryptedData Type of an encrypted element.
 const TypeElement = NamespaceXEnc + "Element"
 
+// TypeContent is the EncryptedData Type of encrypted content, what
+// WS-Security clients send for a SOAP Body; it is decrypted when the content
+// is one element (a Body holds one).
+const TypeContent = NamespaceXEnc + "Content"
+
 // typeEncryptedKey is the ds:RetrievalMethod Type that points at an
 // EncryptedKey.
 const typeEncryptedKey = NamespaceXEnc + "EncryptedKey"
