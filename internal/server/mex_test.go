@@ -18,6 +18,7 @@ import (
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/server"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 // Namespaces a mex reader (ADAL, MSAL) resolves names in.
@@ -194,10 +195,7 @@ func TestMexReaderOnCorpus(t *testing.T) {
 		{"adfs-mex-usystech.xml", "/adfs/services/trust/2005/usernamemixed"},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			data, err := os.ReadFile(testfixture.Corpus(t, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			data := testtools.ReadCorpus(t, tc.file)
 			root := readWSDL(t, bytes.TrimPrefix(data, []byte("\xEF\xBB\xBF")))
 			checkMexStructure(t, root)
 			eps := mexEndpoints(t, root)

@@ -234,10 +234,7 @@ func TestCorpusClientsGetTokens(t *testing.T) {
 		{"adalnode-rst2005-usernamemixed-template.xml", nsTrust2005},
 	} {
 		t.Run(tc.file, func(t *testing.T) {
-			raw, err := os.ReadFile(testfixture.Corpus(t, tc.file))
-			if err != nil {
-				t.Fatal(err)
-			}
+			raw := testtools.ReadCorpus(t, tc.file)
 			msg := timestamps.ReplaceAllString(fill.Replace(string(raw)), "${1}"+created+"${2}"+expires+"${3}")
 			resp, err := http.Post(sts.URL, "application/soap+xml; charset=utf-8", strings.NewReader(msg))
 			if err != nil {

@@ -1,6 +1,5 @@
 // Package testfixture gives tests a running STS: a copy of the standalone
-// sample folder with a fresh signing key, served in-process over HTTP, and
-// the repository's shared corpus of real WS-Trust messages.
+// sample folder with a fresh signing key, served in-process over HTTP.
 package testfixture
 
 import (
@@ -112,15 +111,4 @@ func (s *STS) WriteManifest(t testing.TB, name, content string) {
 	if err := os.Rename(tmp, filepath.Join(s.Dir, name)); err != nil {
 		t.Fatal(err)
 	}
-}
-
-// Corpus returns the path of a file of the shared corpus of real WS-Trust
-// messages beside the repository, skipping the test when it is absent.
-func Corpus(t testing.TB, name string) string {
-	t.Helper()
-	path := filepath.Join(testtools.RepoRoot(t), "..", "shared", "corpus", name)
-	if _, err := os.Stat(path); err != nil {
-		t.Skipf("corpus file %s is not available", name)
-	}
-	return path
 }
