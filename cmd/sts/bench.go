@@ -21,71 +21,159 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"k8s.io/apimachinery/pkg/runtime/schema"
+	"sigs.k8s.io/yaml"
 
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/source"
 )
 
 // bench starts the STS on a manifests folder in a child process, drives it
-// with concurrent keep-alive clients, and reports throughput, latency and the
-// server's CPU time per token beside the CPU time of one bare signature with
-// the same key, measured in the same run.
+// with concurrent keep-alive clients, and reports per kind of request the
+// throughput, latency and the server's CPU time per token beside the CPU
+// time of one bare signature with the same key, measured in the same run.
+// The X.509 row signs every request with a client certificate that bench
+// registers in a copy of the folder.
 func bench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	manifests := fs.String("manifests", "config/samples/standalone", "the manifests folder the STS serves")
-	requests := fs.Int("requests", 2000, "number of token requests")
+	requests := fs.Int("requests", 2000, "number of token requests per row")
 	concurrency := fs.Int("concurrency", 4, "concurrent clients")
 	var r client.Request
 	fs.StringVar(&r.Username, "username", "alice", "user name")
 	fs.StringVar(&r.Password, "password", "alice-password", "password")
-	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of every request")
+	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of the UsernameToken requests")
+	x509AppliesTo := fs.String("x509-applies-to", "urn:example:portal", "AppliesTo of the X.509-signed requests (empty skips that row)")
 	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
 	_ = fs.Parse(args)
 
-	key, err := signingKey(*manifests)
+	dir, caller, err := benchFolder(*manifests)
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(*manifests)
+	defer os.RemoveAll(dir)
+	key, err := signingKey(dir)
+	if err != nil {
+		return err
+	}
+	srv, err := startServer(dir)
 	if err != nil {
 		return err
 	}
 	defer srv.stop()
 	r.Endpoint = srv.url
-
 	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 30 * time.Second}
-	// Warm up: the first request pays bcrypt once; the cache serves the rest.
-	if err := once(hc, r); err != nil {
-		return err
+
+	signed := r
+	signed.Username, signed.Password, signed.AppliesTo = "", "", *x509AppliesTo
+	signed.SigningKey, signed.SigningCert = caller.Key, caller.Cert
+	rows := []struct {
+		name string
+		req  client.Request
+	}{{"UsernameToken, SAML bearer", r}}
+	if *x509AppliesTo != "" {
+		rows = append(rows, struct {
+			name string
+			req  client.Request
+		}{"X.509-signed, SAML bearer", signed})
 	}
-	cpuBefore, err := processCPU(srv.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	latencies, elapsed, err := drive(hc, r, *requests, *concurrency)
-	if err != nil {
-		return err
-	}
-	cpuAfter, err := processCPU(srv.cmd.Process.Pid)
-	if err != nil {
-		return err
-	}
-	perToken := (cpuAfter - cpuBefore) / time.Duration(*requests)
+
 	perSignature, err := signatureCPU(key, 200)
 	if err != nil {
 		return err
 	}
-
-	slices.Sort(latencies)
-	fmt.Printf("requests            %d (%d concurrent, keep-alive)\n", *requests, *concurrency)
-	fmt.Printf("tokens/s            %.0f\n", float64(*requests)/elapsed.Seconds())
-	fmt.Printf("latency p50         %v\n", latencies[len(latencies)/2].Round(10*time.Microsecond))
-	fmt.Printf("latency p99         %v\n", latencies[len(latencies)*99/100].Round(10*time.Microsecond))
-	fmt.Printf("server CPU/token    %v\n", perToken.Round(time.Microsecond))
-	fmt.Printf("CPU/bare signature  %v (same key)\n", perSignature.Round(time.Microsecond))
-	fmt.Printf("ratio               %.2f\n", float64(perToken)/float64(perSignature))
+	fmt.Printf("%d requests per row, %d concurrent, keep-alive; one bare signature with the same key: %v CPU\n\n",
+		*requests, *concurrency, perSignature.Round(time.Microsecond))
+	fmt.Printf("%-28s %10s %10s %10s %14s %8s\n", "request", "tokens/s", "p50", "p99", "CPU/token", "ratio")
+	for _, row := range rows {
+		// Warm up: the first request pays bcrypt once; the cache serves the rest.
+		if err := once(hc, row.req); err != nil {
+			return fmt.Errorf("%s: %w", row.name, err)
+		}
+		before, err := processCPU(srv.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		latencies, elapsed, err := drive(hc, row.req, *requests, *concurrency)
+		if err != nil {
+			return fmt.Errorf("%s: %w", row.name, err)
+		}
+		after, err := processCPU(srv.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		perToken := (after - before) / time.Duration(*requests)
+		slices.Sort(latencies)
+		fmt.Printf("%-28s %10.0f %10v %10v %14v %8.2f\n", row.name, float64(*requests)/elapsed.Seconds(),
+			latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond),
+			perToken.Round(time.Microsecond), float64(perToken)/float64(perSignature))
+	}
 	return nil
+}
+
+// benchFolder writes the manifests folder's objects into a new folder,
+// with a fresh client certificate registered with the SecurityTokenService
+// (X.509 authentication on, no role requirement), so that signed requests
+// can be measured on any folder.
+func benchFolder(src string) (string, *devkeys.Pair, error) {
+	folder, err := source.NewFolder()
+	if err != nil {
+		return "", nil, err
+	}
+	objs, err := folder.Read(src)
+	if err != nil {
+		return "", nil, err
+	}
+	if len(objs.SecurityTokenServices) != 1 {
+		return "", nil, fmt.Errorf("%s holds %d SecurityTokenServices; bench needs one", src, len(objs.SecurityTokenServices))
+	}
+	caller, err := devkeys.NewRSA("bench-client", time.Now(), 24*time.Hour)
+	if err != nil {
+		return "", nil, err
+	}
+	sts := objs.SecurityTokenServices[0]
+	sts.Spec.Authentication.AllowedRoles = nil
+	sts.Spec.Authentication.X509 = &stsv1alpha1.X509Spec{Enabled: true,
+		ClientCertificates: &stsv1alpha1.CertificateSource{PEM: string(caller.CertPEM)}}
+
+	dir, err := os.MkdirTemp("", "sts-bench-")
+	if err != nil {
+		return "", nil, err
+	}
+	write := func(kind string, gv string, obj interface {
+		GetName() string
+		GetObjectKind() schema.ObjectKind
+	}) error {
+		obj.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(gv, kind))
+		data, err := yaml.Marshal(obj)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dir, strings.ToLower(kind)+"-"+obj.GetName()+".yaml"), data, 0o600)
+	}
+	gv := stsv1alpha1.GroupVersion.String()
+	var errs []error
+	errs = append(errs, write("SecurityTokenService", gv, sts))
+	for _, o := range objs.RelyingParties {
+		errs = append(errs, write("RelyingParty", gv, o))
+	}
+	for _, o := range objs.TrustedIssuers {
+		errs = append(errs, write("TrustedIssuer", gv, o))
+	}
+	for _, o := range objs.Secrets {
+		errs = append(errs, write("Secret", "v1", o))
+	}
+	for _, o := range objs.ConfigMaps {
+		errs = append(errs, write("ConfigMap", "v1", o))
+	}
+	if err := errors.Join(errs...); err != nil {
+		os.RemoveAll(dir)
+		return "", nil, err
+	}
+	return dir, caller, nil
 }
 
 func once(hc *http.Client, r client.Request) error {
