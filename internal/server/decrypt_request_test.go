@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"bytes"
+	"crypto/x509"
 	"net/http"
 	"testing"
 	"time"
@@ -22,77 +23,62 @@ func TestEncryptedRequestBody(t *testing.T) {
 	sts := testfixture.StartSTS(t, nil)
 	for _, layout := range []string{"key in KeyInfo", "key in the Security header"} {
 		t.Run(layout, func(t *testing.T) {
-			r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
-			envelope, contentType, err := r.Envelope()
-			if err != nil {
-				t.Fatal(err)
+			status, body := postEncrypted(t, sts, sts.Signing.Cert, layout == "key in the Security header")
+			if status != http.StatusOK {
+				t.Fatalf("status %d:\n%s", status, body)
 			}
-			doc := etree.NewDocument()
-			if err := doc.ReadFromBytes(envelope); err != nil {
-				t.Fatal(err)
-			}
-			body := doc.FindElement("//Body")
-			rst := body.ChildElements()[0]
-			encData, err := (&xmlsec.Encrypter{Certificate: sts.Signing.Cert}).EncryptElement(rst)
-			if err != nil {
-				t.Fatal(err)
-			}
-			body.RemoveChild(rst)
-			body.AddChild(encData)
-			if layout == "key in the Security header" {
-				moveKeyToHeader(t, doc, encData)
-			}
-			sealed, err := doc.WriteToBytes()
-			if err != nil {
-				t.Fatal(err)
-			}
-			if bytes.Contains(sealed, []byte(echoService)) {
-				t.Fatal("the request still shows its AppliesTo")
-			}
-			resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer resp.Body.Close()
-			var out bytes.Buffer
-			out.ReadFrom(resp.Body)
-			if resp.StatusCode != http.StatusOK {
-				t.Fatalf("status %d:\n%s", resp.StatusCode, out.String())
-			}
-			token, err := client.Token(out.Bytes())
+			token, err := client.Token(body)
 			if err != nil {
 				t.Fatal(err)
 			}
 			verifyWithXmlsec1(t, sts.CertFile, token, saml.SAML20)
 		})
 	}
-
 	t.Run("encrypted for another key", func(t *testing.T) {
-		other := newRelyingPartyKeys(t)
-		r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
-		envelope, contentType, _ := r.Envelope()
-		doc := etree.NewDocument()
-		if err := doc.ReadFromBytes(envelope); err != nil {
-			t.Fatal(err)
-		}
-		body := doc.FindElement("//Body")
-		rst := body.ChildElements()[0]
-		encData, err := (&xmlsec.Encrypter{Certificate: other.pair.Cert}).EncryptElement(rst)
-		if err != nil {
-			t.Fatal(err)
-		}
-		body.RemoveChild(rst)
-		body.AddChild(encData)
-		sealed, _ := doc.WriteToBytes()
-		resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		var out bytes.Buffer
-		out.ReadFrom(resp.Body)
-		expectFault(t, resp.StatusCode, out.Bytes(), "1.2", nsSecExt, "FailedCheck", "")
+		status, body := postEncrypted(t, sts, newRelyingPartyKeys(t).pair.Cert, false)
+		expectFault(t, status, body, "1.2", nsSecExt, "FailedCheck", "")
 	})
+}
+
+// postEncrypted sends alice's request with its Body encrypted for cert,
+// the data key inside the EncryptedData or in the Security header.
+func postEncrypted(t *testing.T, sts *testfixture.STS, cert *x509.Certificate, keyInHeader bool) (int, []byte) {
+	t.Helper()
+	r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
+	envelope, contentType, err := r.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := etree.NewDocument()
+	if err := doc.ReadFromBytes(envelope); err != nil {
+		t.Fatal(err)
+	}
+	body := doc.FindElement("//Body")
+	rst := body.ChildElements()[0]
+	encData, err := (&xmlsec.Encrypter{Certificate: cert}).EncryptElement(rst)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body.RemoveChild(rst)
+	body.AddChild(encData)
+	if keyInHeader {
+		moveKeyToHeader(t, doc, encData)
+	}
+	sealed, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if bytes.Contains(sealed, []byte(echoService)) {
+		t.Fatal("the request still shows its AppliesTo")
+	}
+	resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var out bytes.Buffer
+	out.ReadFrom(resp.Body)
+	return resp.StatusCode, out.Bytes()
 }
 
 // moveKeyToHeader rearranges an EncryptedData into the WS-Security layout:

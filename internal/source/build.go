@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
+
 	"github.com/trustbroker/trustbroker/internal/pki"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -43,6 +45,22 @@ type Problem struct {
 }
 
 func (p Problem) Error() string { return fmt.Sprintf("%s %s: %v", p.Kind, p.NamespacedName, p.Err) }
+
+// Publish builds a snapshot from objs and makes it current in holder,
+// logging each object that could not be used. On an error the current
+// snapshot stays in force.
+func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger) error {
+	snap, problems, err := b.Build(objs, holder.Load())
+	if err != nil {
+		return err
+	}
+	for _, p := range problems {
+		log.Error(p.Err, "object not used; its last good version, if any, stays in force", "kind", p.Kind, "object", p.NamespacedName.String())
+	}
+	holder.Publish(snap)
+	log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
+	return nil
+}
 
 // Build makes a snapshot from objs. An error about the STS itself (missing,
 // no usable signing key or user store) fails the build, so the caller keeps

@@ -33,16 +33,7 @@ func (s *FolderSource) Load() error {
 	if err != nil {
 		return err
 	}
-	snap, problems, err := s.Builder.Build(objs, s.Holder.Load())
-	if err != nil {
-		return err
-	}
-	for _, p := range problems {
-		s.Log.Error(p.Err, "object not used; its last good version, if any, stays in force", "kind", p.Kind, "object", p.NamespacedName.String())
-	}
-	s.Holder.Publish(snap)
-	s.Log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
-	return nil
+	return s.Builder.Publish(objs, s.Holder, s.Log)
 }
 
 // Watch reloads the folder after every change until ctx ends. It watches the

@@ -128,25 +128,12 @@ func (k *KubeSource) onChange() toolscache.ResourceEventHandler {
 func (k *KubeSource) rebuild(ctx context.Context) {
 	objs, err := k.objects(ctx)
 	if err == nil {
-		err = k.publish(objs)
+		err = k.Builder.Publish(objs, k.Holder, k.Log)
 	}
 	if err != nil {
 		k.Log.Error(err, "policy not rebuilt; the last good policy stays in force")
 		countError(k.ReloadErrors)
 	}
-}
-
-func (k *KubeSource) publish(objs *Objects) error {
-	snap, problems, err := k.Builder.Build(objs, k.Holder.Load())
-	if err != nil {
-		return err
-	}
-	for _, p := range problems {
-		k.Log.Error(p.Err, "object not used; its last good version, if any, stays in force", "kind", p.Kind, "object", p.NamespacedName.String())
-	}
-	k.Holder.Publish(snap)
-	k.Log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
-	return nil
 }
 
 // objects lists the trustbroker objects and, after bringing the per-name
