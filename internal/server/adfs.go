@@ -33,8 +33,8 @@ const (
 	// certificateMixed accepts an X.509 message signature or a TLS client
 	// certificate.
 	certificateMixed
-	// windowsTransport accepts Kerberos. AD FS takes it from HTTP Negotiate;
-	// this STS takes it only as a Kerberos BinarySecurityToken.
+	// windowsTransport accepts Kerberos: from HTTP Negotiate, as AD FS
+	// does, or as a Kerberos BinarySecurityToken.
 	windowsTransport
 )
 
@@ -65,15 +65,13 @@ type endpoint struct {
 // stsEndpoint is POST /sts: every mechanism, both versions.
 var stsEndpoint = endpoint{path: "/sts"}
 
-// adfsEndpoints are the AD FS-compatible endpoints. windowstransport is
-// served but not advertised: AD FS clients that pick it from the mex
-// authenticate with HTTP Negotiate, which this STS does not implement.
+// adfsEndpoints are the AD FS-compatible endpoints.
 var adfsEndpoints = []endpoint{
 	{path: adfsTrustPath + "/13/usernamemixed", mechanism: usernameMixed, version: wstrust.V13, binding: "UserNameWSTrustBinding_IWSTrust13Async"},
 	{path: adfsTrustPath + "/2005/usernamemixed", mechanism: usernameMixed, version: wstrust.V2005, binding: "UserNameWSTrustBinding_IWSTrustFeb2005Async"},
 	{path: adfsTrustPath + "/13/certificatemixed", mechanism: certificateMixed, version: wstrust.V13, binding: "CertificateWSTrustBinding_IWSTrust13Async"},
 	{path: adfsTrustPath + "/2005/certificatemixed", mechanism: certificateMixed, version: wstrust.V2005, binding: "CertificateWSTrustBinding_IWSTrustFeb2005Async"},
-	{path: adfsTrustPath + "/13/windowstransport", mechanism: windowsTransport, version: wstrust.V13},
+	{path: adfsTrustPath + "/13/windowstransport", mechanism: windowsTransport, version: wstrust.V13, binding: "WindowsWSTrustBinding_IWSTrust13Async"},
 }
 
 // pathFor is the path serving mechanism m in WS-Trust version v: the AD FS
@@ -149,7 +147,11 @@ func (ep endpoint) checkCredentials(h *wssec.Header, conn *tls.ConnectionState) 
 	case certificateMixed:
 		accepted, wants = !ut && !kerberos && (signed || clientCert), "an X.509 signature or a TLS client certificate"
 	case windowsTransport:
-		accepted, wants = kerberos && !ut, "a Kerberos BinarySecurityToken (HTTP Negotiate is not supported)"
+		accepted, wants = kerberos && !ut, "Kerberos (HTTP Negotiate, or a Kerberos BinarySecurityToken)"
+		if !accepted && !ut && !signed && !clientCert {
+			return negotiateChallenge{soap.NewFault(soap.FailedAuthentication, "Authenticate with Kerberos (HTTP Negotiate).",
+				fmt.Errorf("%s: no Kerberos credentials; challenged for Negotiate", ep.path))}
+		}
 	}
 	if accepted {
 		return nil

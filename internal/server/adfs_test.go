@@ -110,9 +110,23 @@ func TestADFSEndpointsAcceptOnlyTheirMechanism(t *testing.T) {
 	refused("password at 2005/certificatemixed", "/2005/certificatemixed", password2005, nsSecExt, "UnsupportedSecurityToken",
 		"send these credentials to /adfs/services/trust/2005/usernamemixed")
 	refused("password at windowstransport", "/13/windowstransport", password, nsSecExt, "UnsupportedSecurityToken",
-		"accepts only a Kerberos BinarySecurityToken")
-	refused("no credentials at windowstransport", "/13/windowstransport", nothing, nsSecExt, "UnsupportedSecurityToken",
-		"HTTP Negotiate is not supported")
+		"accepts only Kerberos (HTTP Negotiate, or a Kerberos BinarySecurityToken)")
+	t.Run("challenged: no credentials at windowstransport", func(t *testing.T) {
+		r := nothing
+		r.Endpoint, r.Now = base+adfsTrust+"/13/windowstransport", time.Now()
+		body, contentType, err := r.Envelope()
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, err := hc.Post(r.Endpoint, contentType, bytes.NewReader(body))
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "Negotiate" {
+			t.Errorf("status %d, WWW-Authenticate %q; want 401 and Negotiate", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
+		}
+	})
 	refused("no credentials at certificatemixed", "/13/certificatemixed", nothing, nsSecExt, "UnsupportedSecurityToken",
 		"accepts only an X.509 signature or a TLS client certificate")
 	refused("no credentials at usernamemixed", "/13/usernamemixed", nothing, nsSecExt, "UnsupportedSecurityToken",

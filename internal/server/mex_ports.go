@@ -19,6 +19,8 @@ const (
 	// nsWSA10 addresses the ports: MSAL reads a port's address from its
 	// wsa10:EndpointReference, not from soap12:address.
 	nsWSA10 = "http://www.w3.org/2005/08/addressing"
+	// nsHTTPPolicy holds AD FS's NegotiateAuthentication assertion.
+	nsHTTPPolicy = "http://schemas.microsoft.com/ws/06/2004/policy/http"
 )
 
 // mexNamespaces are declared on the metadata's root beside the WSDL's.
@@ -77,7 +79,8 @@ func advertised(snap *policy.Snapshot) []endpoint {
 		}
 		switch {
 		case ep.mechanism == usernameMixed && usernameTokenAssertion(snap) != nil,
-			ep.mechanism == certificateMixed && snap.STS.X509.Enabled:
+			ep.mechanism == certificateMixed && snap.STS.X509.Enabled,
+			ep.mechanism == windowsTransport && snap.STS.Kerberos != nil:
 			eps = append(eps, ep)
 		}
 	}
@@ -131,6 +134,15 @@ func adfsPolicy(snap *policy.Snapshot, ep endpoint) *etree.Element {
 		finishAlternative(all, sp)
 		// ...or the TLS client certificate alone.
 		finishAlternative(alternative(one, sp, true), sp)
+	case windowsTransport:
+		// Kerberos rides on HTTP, as AD FS says it; clients look for this
+		// assertion to find the endpoint for integrated Windows sign-in.
+		all := one.CreateElement("wsp:All")
+		all.CreateElement("http:NegotiateAuthentication").CreateAttr("xmlns:http", nsHTTPPolicy)
+		tb := nestedPolicy(all.CreateElement(sp.name("TransportBinding")))
+		nestedPolicy(nestedPolicy(tb.CreateElement(sp.name("TransportToken"))).CreateElement(sp.name("HttpsToken")))
+		nestedPolicy(tb.CreateElement(sp.name("AlgorithmSuite"))).CreateElement(sp.name("Basic256Sha256"))
+		finishAlternative(all, sp)
 	}
 	return pol
 }

@@ -86,6 +86,10 @@ func (s *Server) serveSTS(ep endpoint) http.HandlerFunc {
 		if err != nil {
 			f = soap.AsFault(err)
 			resp = s.fault(req, f, now)
+			if errors.As(err, new(negotiateChallenge)) {
+				w.Header().Set("WWW-Authenticate", "Negotiate")
+				resp.StatusCode = http.StatusUnauthorized
+			}
 		}
 		s.record(r, &req, f, s.Now().Sub(now))
 		if err := resp.Write(w); err != nil {
@@ -133,6 +137,9 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 
 	header, err := securityHeader(env)
 	if err != nil {
+		return nil, err
+	}
+	if header, err = negotiateCredentials(header, r); err != nil {
 		return nil, err
 	}
 	if err := ep.checkCredentials(header, r.TLS); err != nil {
