@@ -21,7 +21,7 @@ func main() {
 	case "serve":
 		err = serve(os.Args[2:])
 	case "request":
-		err = request(os.Args[2:])
+		err = request(os.Args[2:], os.Stdout)
 	case "bench":
 		err = bench(os.Args[2:])
 	case "dev-key":

@@ -1,18 +1,23 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/devkeys"
+	"github.com/trustbroker/trustbroker/internal/pki"
 )
 
-func request(args []string) error {
+// request asks an STS for a token and writes the token to out.
+func request(args []string, out io.Writer) error {
 	fs := flag.NewFlagSet("request", flag.ExitOnError)
 	var r client.Request
 	fs.StringVar(&r.Endpoint, "endpoint", "http://127.0.0.1:8080/sts", "the STS endpoint")
@@ -23,9 +28,47 @@ func request(args []string) error {
 	fs.StringVar(&r.SOAP, "soap", "1.2", "SOAP version: 1.1 or 1.2")
 	fs.StringVar(&r.Trust, "trust", "1.3", "WS-Trust version: 1.3 or 2005")
 	fs.BoolVar(&r.Digest, "digest", false, "send a PasswordDigest instead of the password")
+	fs.StringVar(&r.KeyType, "key-type", "", "Bearer (default), SymmetricKey, PublicKey, or none")
+	certFile := fs.String("cert", "", "sign the request with this PEM certificate (X.509 authentication; with --key)")
+	keyFile := fs.String("key", "", "the certificate's PEM private key")
+	caFile := fs.String("ca", "", "PEM CA certificates that verify an https endpoint (default: the system's)")
 	_ = fs.Parse(args)
+	if (*certFile == "") != (*keyFile == "") {
+		return errors.New("--cert and --key go together")
+	}
+	if *certFile != "" {
+		certPEM, err := os.ReadFile(*certFile)
+		if err != nil {
+			return err
+		}
+		keyPEM, err := os.ReadFile(*keyFile)
+		if err != nil {
+			return err
+		}
+		key, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
+		if err != nil {
+			return err
+		}
+		r.SigningKey, r.SigningCert = key, chain[0]
+	}
+	hc := &http.Client{Timeout: 30 * time.Second}
+	if *caFile != "" {
+		data, err := os.ReadFile(*caFile)
+		if err != nil {
+			return err
+		}
+		cas, err := pki.ParseCertificates(data)
+		if err != nil {
+			return fmt.Errorf("--ca: %w", err)
+		}
+		pool := x509.NewCertPool()
+		for _, c := range cas {
+			pool.AddCert(c)
+		}
+		hc.Transport = &http.Transport{TLSClientConfig: &tls.Config{RootCAs: pool}}
+	}
 	r.Now = time.Now()
-	_, body, err := r.Do(&http.Client{Timeout: 30 * time.Second})
+	_, body, err := r.Do(hc)
 	if err != nil {
 		return err
 	}
@@ -33,8 +76,8 @@ func request(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Println(token)
-	return nil
+	_, err = fmt.Fprintln(out, token)
+	return err
 }
 
 func devKey(args []string) error {
