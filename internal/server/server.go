@@ -135,40 +135,14 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 		return nil, err
 	}
 
-	header, err := securityHeader(env)
+	who, header, err := s.caller(r, ep, snap, env, rst, now)
 	if err != nil {
 		return nil, err
-	}
-	if header, err = negotiateCredentials(header, r); err != nil {
-		return nil, err
-	}
-	if err := ep.checkCredentials(header, r.TLS); err != nil {
-		return nil, err
-	}
-	who, err := s.authenticateWithLockout(r, snap, env, header, now)
-	if err != nil {
-		if !anonymousTranslation(snap, rst, header, r) {
-			return nil, err
-		}
-		if header != nil && header.Timestamp != nil {
-			if err := wssec.CheckTimestamp(header.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
-				return nil, err
-			}
-		}
-		who = issuer.Principal{} // the issuer decides whether an anonymous requestor may translate
 	}
 	if who.User != nil {
 		req.user = who.User.Name
 	}
-	store := s.Replay.For(snap)
-	guard := wssec.ReplayGuard{Store: store, Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
-		MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
-	if header != nil {
-		if err := guard.Check(r.Context(), header, now); err != nil {
-			return nil, err
-		}
-	}
-	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(header), Store: store, Now: now})
+	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(header), Store: s.Replay.For(snap), Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +154,48 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 	if rp, ok := snap.RelyingPartyFor(rst.AppliesTo); ok {
 		req.relyingParty = rp.Namespace + "/" + rp.Name
 	}
-	resp := soap.NewResponse(env.Version, env.Addressing, rstr.Action(), []*etree.Element{responseSecurity(now)}, el)
+	return s.respond(r, snap, env, rstr.Action(), el, now)
+}
+
+// caller establishes who is calling (see authenticate; an anonymous
+// requestor where translation allows one) and refuses replays.
+func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env *soap.Envelope, rst *wstrust.RST, now time.Time) (issuer.Principal, *wssec.Header, error) {
+	header, err := securityHeader(env)
+	if err != nil {
+		return issuer.Principal{}, nil, err
+	}
+	if header, err = negotiateCredentials(header, r); err != nil {
+		return issuer.Principal{}, nil, err
+	}
+	if err := ep.checkCredentials(header, r.TLS); err != nil {
+		return issuer.Principal{}, nil, err
+	}
+	who, err := s.authenticateWithLockout(r, snap, env, header, now)
+	if err != nil {
+		if !anonymousTranslation(snap, rst, header, r) {
+			return issuer.Principal{}, nil, err
+		}
+		if header != nil && header.Timestamp != nil {
+			if err := wssec.CheckTimestamp(header.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
+				return issuer.Principal{}, nil, err
+			}
+		}
+		who = issuer.Principal{} // the issuer decides whether an anonymous requestor may translate
+	}
+	if header != nil {
+		guard := wssec.ReplayGuard{Store: s.Replay.For(snap), Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
+			MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
+		if err := guard.Check(r.Context(), header, now); err != nil {
+			return issuer.Principal{}, nil, err
+		}
+	}
+	return who, header, nil
+}
+
+// respond wraps the answer in a SOAP envelope with a Security header, and
+// signs it when the STS's responseSecurity asks.
+func (s *Server) respond(r *http.Request, snap *policy.Snapshot, env *soap.Envelope, action string, body *etree.Element, now time.Time) (*soap.Response, error) {
+	resp := soap.NewResponse(env.Version, env.Addressing, action, []*etree.Element{responseSecurity(now)}, body)
 	if snap.STS.ResponseSecurity.Sign {
 		signer, err := s.Issuer.Signer(snap)
 		if err != nil {
