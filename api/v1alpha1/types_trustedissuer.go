@@ -83,6 +83,12 @@ type TrustedIssuerSpec struct {
 	// +kubebuilder:validation:MaxItems=2
 	// +listType=set
 	TokenTypes []TokenType `json:"tokenTypes,omitempty"`
+
+	// AllowSHA1 accepts tokens signed with RSA-SHA1 or digested with SHA-1,
+	// which older issuers (AD FS 2.0 by default) still produce. Off by
+	// default: SHA-1 signatures can be forged with enough effort.
+	// +optional
+	AllowSHA1 bool `json:"allowSHA1,omitempty"`
 }
 
 // TrustedIssuerStatus is what the operator observed.

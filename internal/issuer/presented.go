@@ -148,7 +148,7 @@ func issuerCertificates(snap *policy.Snapshot, claimed string, v saml.Version, u
 		return nil, xmlsec.AlgorithmPolicy{}, false, soap.NewFault(soap.InvalidRequest, fmt.Sprintf("%s is a %s token, which is not accepted from its issuer.", use.what, v),
 			fmt.Errorf("TrustedIssuer %s/%s accepts %v", ti.Namespace, ti.Name, ti.TokenTypes))
 	}
-	return ti.Certificates, xmlsec.AlgorithmPolicy{}, false, nil
+	return ti.Certificates, xmlsec.AlgorithmPolicy{AllowSHA1: ti.AllowSHA1}, false, nil
 }
 
 // checkValidity refuses a token outside its validity window, allowing skew.

@@ -257,6 +257,8 @@ type TrustedIssuer struct {
 	Certificates    []*x509.Certificate
 	AllowedUsages   []string
 	TokenTypes      []TokenType
+	// AllowSHA1 accepts the issuer's SHA-1 signatures (the resource's opt-in).
+	AllowSHA1 bool
 }
 
 // Trusted issuer usages, named as in the API.

@@ -448,3 +448,32 @@ func TestCustomTokenPlugin(t *testing.T) {
 	code, body, _ := r.Do(http.DefaultClient)
 	expectFault(t, code, body, "1.2", nsSecExt, "InvalidSecurityToken", "MAC is not valid")
 }
+
+// TestTrustedIssuerSHA1: an issuer that still signs with RSA-SHA1 is refused
+// unless its TrustedIssuer opts in with allowSHA1.
+func TestTrustedIssuerSHA1(t *testing.T) {
+	p := newPartner(t)
+	sha1Signer, err := xmlsec.NewSigner(p.pair.Key, []*x509.Certificate{p.pair.Cert}, xmlsec.RSASHA1, xmlsec.SHA1, xmlsec.AlgorithmPolicy{AllowSHA1: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p.signer = sha1Signer
+	in := p.assertion(t, saml.SAML20, nil)
+	for _, allow := range []bool{false, true} {
+		t.Run(fmt.Sprintf("allowSHA1=%v", allow), func(t *testing.T) {
+			m := p.manifests(t, "[OnBehalfOf]")
+			if allow {
+				m["partner.yaml"] = strings.Replace(m["partner.yaml"], "  certificates:\n", "  allowSHA1: true\n  certificates:\n", 1)
+			}
+			sts := testfixture.StartSTS(t, m)
+			r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, OnBehalfOf: in, Now: time.Now()}
+			status, body, err := r.Do(http.DefaultClient)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if allow != (status == http.StatusOK) {
+				t.Fatalf("allowSHA1=%v: status %d\n%s", allow, status, body)
+			}
+		})
+	}
+}

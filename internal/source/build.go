@@ -365,7 +365,7 @@ func trustedIssuerPolicy(o *stsv1alpha1.TrustedIssuer, r resolver) (*policy.Trus
 	if err != nil {
 		return nil, fmt.Errorf("certificates: %w", err)
 	}
-	ti := &policy.TrustedIssuer{Namespace: o.Namespace, Name: o.Name, Issuer: o.Spec.Issuer, Certificates: certs}
+	ti := &policy.TrustedIssuer{Namespace: o.Namespace, Name: o.Name, Issuer: o.Spec.Issuer, Certificates: certs, AllowSHA1: o.Spec.AllowSHA1}
 	for _, u := range o.Spec.AllowedUsages {
 		ti.AllowedUsages = append(ti.AllowedUsages, string(u))
 	}
