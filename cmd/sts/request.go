@@ -11,6 +11,8 @@ import (
 	"os"
 	"time"
 
+	"sigs.k8s.io/yaml"
+
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/pki"
@@ -89,17 +91,41 @@ func devKey(args []string) error {
 	if *out == "" || *name == "" {
 		return errors.New("--out and --name are required")
 	}
-	if _, err := os.Stat(*out); err == nil {
-		return nil
-	}
-	pair, err := devkeys.NewRSA(*name, time.Now(), 365*24*time.Hour)
+	certPEM, err := existingCertificate(*out)
 	if err != nil {
 		return err
 	}
-	if *certOut != "" {
-		if err := os.WriteFile(*certOut, pair.CertPEM, 0o644); err != nil {
+	if certPEM == nil {
+		pair, err := devkeys.NewRSA(*name, time.Now(), 365*24*time.Hour)
+		if err != nil {
 			return err
 		}
+		if err := os.WriteFile(*out, pair.SecretYAML(*name), 0o600); err != nil {
+			return err
+		}
+		certPEM = pair.CertPEM
 	}
-	return os.WriteFile(*out, pair.SecretYAML(*name), 0o600)
+	if *certOut == "" {
+		return nil
+	}
+	return os.WriteFile(*certOut, certPEM, 0o644)
+}
+
+// existingCertificate is tls.crt of a Secret manifest written earlier, or
+// nil when there is none yet.
+func existingCertificate(path string) ([]byte, error) {
+	data, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	var secret struct {
+		StringData map[string]string `json:"stringData"`
+	}
+	if err := yaml.Unmarshal(data, &secret); err != nil || secret.StringData["tls.crt"] == "" {
+		return nil, fmt.Errorf("%s is not a Secret manifest with stringData tls.crt: remove it to make a new key", path)
+	}
+	return []byte(secret.StringData["tls.crt"]), nil
 }

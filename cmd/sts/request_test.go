@@ -42,3 +42,24 @@ func TestRequestCommand(t *testing.T) {
 		t.Errorf("signed request: err = %v", err)
 	}
 }
+
+// TestDevKey makes a key once and keeps it; the certificate can be written
+// again from the kept key.
+func TestDevKey(t *testing.T) {
+	dir := t.TempDir()
+	out, cert := filepath.Join(dir, "signing.key.yaml"), filepath.Join(dir, "sts.crt")
+	if err := devKey([]string{"--name", "dev", "--out", out, "--cert-out", cert}); err != nil {
+		t.Fatal(err)
+	}
+	first, _ := os.ReadFile(out)
+	firstCert, _ := os.ReadFile(cert)
+	os.Remove(cert)
+	if err := devKey([]string{"--name", "dev", "--out", out, "--cert-out", cert}); err != nil {
+		t.Fatal(err)
+	}
+	again, _ := os.ReadFile(out)
+	againCert, _ := os.ReadFile(cert)
+	if string(first) != string(again) || string(firstCert) != string(againCert) || !strings.Contains(string(againCert), "BEGIN CERTIFICATE") {
+		t.Error("the kept key or its certificate changed")
+	}
+}
