@@ -23,6 +23,12 @@ type SignatureVerifier struct {
 	// MaxReferences bounds the References of the signature (0 means
 	// xmlsec.DefaultMaxReferences).
 	MaxReferences int
+	// RequireSignedAddressing refuses a message whose WS-Addressing
+	// headers (Action, MessageID, To, ReplyTo) are not signed. The STS
+	// leaves it off: it acts on none of them (it dispatches on the RST and
+	// always answers the caller), and clients such as zeep sign only the
+	// Body and the Timestamp.
+	RequireSignedAddressing bool
 }
 
 // MessageSignature is a verified message signature: who signed, and which
@@ -98,8 +104,8 @@ func isInside(el, ancestor *etree.Element) bool {
 //     certificate is trusted at now (Trust);
 //   - every Reference's digest matches the element its id names;
 //   - the signature covers the SOAP Body content env.Body, the Timestamp
-//     of h when there is one, and the WS-Addressing headers the STS reads
-//     (Action, MessageID, To, ReplyTo) when present.
+//     of h when there is one, and, with RequireSignedAddressing, the
+//     WS-Addressing headers (Action, MessageID, To, ReplyTo) when present.
 //
 // Errors are *soap.Fault: InvalidSecurity (malformed, wrapped, not
 // covering what it must), UnsupportedAlgorithm, InvalidSecurityToken or
@@ -157,7 +163,7 @@ func (v *SignatureVerifier) Verify(env *soap.Envelope, h *Header, now time.Time)
 		Signature:    sig.Element,
 		References:   refs,
 	}
-	if err := m.checkCoverage(env, h); err != nil {
+	if err := m.checkCoverage(env, h, v.RequireSignedAddressing); err != nil {
 		return nil, err
 	}
 	return m, nil
@@ -271,12 +277,15 @@ func (v *SignatureVerifier) pickSigner(sig *xmlsec.DetachedSignature, candidates
 }
 
 // checkCoverage requires the signature to cover what the STS acts on.
-func (m *MessageSignature) checkCoverage(env *soap.Envelope, h *Header) error {
+func (m *MessageSignature) checkCoverage(env *soap.Envelope, h *Header, addressing bool) error {
 	if !m.Covers(env.Body) {
 		return soap.NewFault(soap.InvalidSecurity, "the signature does not cover the SOAP Body", nil)
 	}
 	if h.Timestamp != nil && !m.Covers(h.Timestamp.Element) {
 		return soap.NewFault(soap.InvalidSecurity, "the signature does not cover the Timestamp", nil)
+	}
+	if !addressing {
+		return nil
 	}
 	for _, ns := range []string{soap.NamespaceWSA10, soap.NamespaceWSA200408} {
 		for _, local := range []string{"Action", "MessageID", "To", "ReplyTo"} {

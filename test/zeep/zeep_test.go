@@ -46,6 +46,8 @@ type call struct {
 	port, trust        string
 	username, password string
 	digest             bool
+	// keyFile and certFile sign the request; appliesTo defaults to echoService.
+	keyFile, certFile, appliesTo string
 }
 
 func TestZeepGetsTokens(t *testing.T) {
@@ -58,12 +60,12 @@ func TestZeepGetsTokens(t *testing.T) {
 		call   call
 		nameID string
 	}{
-		{"SOAP 1.2, WS-Trust 1.3, PasswordText", call{"Trust13Soap12", "13", "alice", "alice-password", false}, "alice@example.com"},
-		{"SOAP 1.1, WS-Trust 1.3, PasswordText", call{"Trust13Soap11", "13", "alice", "alice-password", false}, "alice@example.com"},
-		{"SOAP 1.2, WS-Trust 2005, PasswordText", call{"TrustFeb2005Soap12", "2005", "alice", "alice-password", false}, "alice@example.com"},
-		{"SOAP 1.1, WS-Trust 2005, PasswordText", call{"TrustFeb2005Soap11", "2005", "alice", "alice-password", false}, "alice@example.com"},
-		{"SOAP 1.2, WS-Trust 1.3, PasswordDigest", call{"Trust13Soap12", "13", "dave", "dave-password", true}, "dave@example.com"},
-		{"SOAP 1.1, WS-Trust 2005, PasswordDigest", call{"TrustFeb2005Soap11", "2005", "dave", "dave-password", true}, "dave@example.com"},
+		{"SOAP 1.2, WS-Trust 1.3, PasswordText", call{port: "Trust13Soap12", trust: "13", username: "alice", password: "alice-password", digest: false}, "alice@example.com"},
+		{"SOAP 1.1, WS-Trust 1.3, PasswordText", call{port: "Trust13Soap11", trust: "13", username: "alice", password: "alice-password", digest: false}, "alice@example.com"},
+		{"SOAP 1.2, WS-Trust 2005, PasswordText", call{port: "TrustFeb2005Soap12", trust: "2005", username: "alice", password: "alice-password", digest: false}, "alice@example.com"},
+		{"SOAP 1.1, WS-Trust 2005, PasswordText", call{port: "TrustFeb2005Soap11", trust: "2005", username: "alice", password: "alice-password", digest: false}, "alice@example.com"},
+		{"SOAP 1.2, WS-Trust 1.3, PasswordDigest", call{port: "Trust13Soap12", trust: "13", username: "dave", password: "dave-password", digest: true}, "dave@example.com"},
+		{"SOAP 1.1, WS-Trust 2005, PasswordDigest", call{port: "TrustFeb2005Soap11", trust: "2005", username: "dave", password: "dave-password", digest: true}, "dave@example.com"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -90,11 +92,11 @@ func TestZeepSeesFaults(t *testing.T) {
 		code     string
 		subcodes []string
 	}{
-		{"SOAP 1.2 wrong password", call{"Trust13Soap12", "13", "alice", "wrong-password", false},
+		{"SOAP 1.2 wrong password", call{port: "Trust13Soap12", trust: "13", username: "alice", password: "wrong-password", digest: false},
 			"s:Sender", []string{"{" + nsSecExt + "}FailedAuthentication"}},
-		{"SOAP 1.1 wrong password", call{"Trust13Soap11", "13", "alice", "wrong-password", false},
+		{"SOAP 1.1 wrong password", call{port: "Trust13Soap11", trust: "13", username: "alice", password: "wrong-password", digest: false},
 			"wsse:FailedAuthentication", nil},
-		{"WS-Trust 2005 wrong digest", call{"TrustFeb2005Soap12", "2005", "dave", "wrong-password", true},
+		{"WS-Trust 2005 wrong digest", call{port: "TrustFeb2005Soap12", trust: "2005", username: "dave", password: "wrong-password", digest: true},
 			"s:Sender", []string{"{" + nsSecExt + "}FailedAuthentication"}},
 	}
 	for _, tc := range cases {
@@ -162,11 +164,20 @@ func runZeep(t *testing.T, stsURL string, c call) answer {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
+	appliesTo := c.appliesTo
+	if appliesTo == "" {
+		appliesTo = echoService
+	}
 	args := []string{filepath.Join("testdata", "issue.py"),
-		"--wsdl", stsURL + "?wsdl", "--port", c.port, "--trust", c.trust,
-		"--username", c.username, "--password", c.password, "--applies-to", echoService}
+		"--wsdl", stsURL + "?wsdl", "--port", c.port, "--trust", c.trust, "--applies-to", appliesTo}
+	if c.username != "" {
+		args = append(args, "--username", c.username, "--password", c.password)
+	}
 	if c.digest {
 		args = append(args, "--digest")
+	}
+	if c.keyFile != "" {
+		args = append(args, "--key", c.keyFile, "--cert", c.certFile)
 	}
 	cmd := exec.CommandContext(ctx, python, args...)
 	var stdout, stderr bytes.Buffer

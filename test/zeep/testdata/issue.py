@@ -4,7 +4,9 @@ The client is built from the STS's own WSDL (GET ?wsdl): the port chosen
 decides the SOAP version and the WS-Trust version, the RST children are made
 from the WSDL's schema (RequestType, KeyType) plus a WS-Policy AppliesTo, and
 the credentials are zeep's WS-Security UsernameToken (PasswordText, or
-PasswordDigest with --digest).
+PasswordDigest with --digest), or with --key/--cert zeep's BinarySignature:
+an X.509 signature over the Body and Timestamp, with which zeep also
+requires and verifies a signature on the response, by the same certificate.
 
 zeep adds WS-Addressing headers (Action, MessageID, To) by itself when the
 WSDL names wsam:Action on the operation, as the STS's WSDL does; adding
@@ -27,6 +29,7 @@ from zeep import xsd
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
+from zeep.wsse.signature import BinarySignature
 from zeep.wsse.username import UsernameToken
 
 TRUST = {
@@ -74,8 +77,10 @@ def main():
     parser.add_argument("--wsdl", required=True, help="the STS URL with ?wsdl")
     parser.add_argument("--port", required=True, help="WSDL port, e.g. Trust13Soap12")
     parser.add_argument("--trust", required=True, choices=sorted(TRUST))
-    parser.add_argument("--username", required=True)
-    parser.add_argument("--password", required=True)
+    parser.add_argument("--username")
+    parser.add_argument("--password")
+    parser.add_argument("--key", help="PEM private key to sign the request with")
+    parser.add_argument("--cert", help="PEM certificate of --key")
     parser.add_argument("--digest", action="store_true", help="send a PasswordDigest")
     parser.add_argument("--applies-to", required=True)
     args = parser.parse_args()
@@ -83,9 +88,17 @@ def main():
     session = requests.Session()
     # The STS under test is local: never send it through a proxy from the environment.
     session.trust_env = False
+    wsse = []
+    if args.username:
+        wsse.append(UsernameToken(args.username, args.password, use_digest=args.digest))
+    if args.key:
+        import xmlsec
+
+        wsse.append(BinarySignature(args.key, args.cert, signature_method=xmlsec.Transform.RSA_SHA256,
+                                    digest_method=xmlsec.Transform.SHA256))
     client = zeep.Client(
         args.wsdl,
-        wsse=UsernameToken(args.username, args.password, use_digest=args.digest),
+        wsse=wsse if len(wsse) > 1 else wsse[0],
         transport=Transport(session=session, timeout=30, operation_timeout=30),
     )
     service = client.bind("SecurityTokenService", args.port)
