@@ -98,7 +98,7 @@ func Scan(data []byte, lim Limits) error {
 	dec.Strict = true
 	depth, elements, roots := 0, 0, 0
 	for {
-		tok, err := dec.Token()
+		tok, err := dec.RawToken() // the tree parse that follows checks tag matching and namespaces
 		if errors.Is(err, io.EOF) {
 			break
 		}
