@@ -304,12 +304,15 @@ func TestHotReload(t *testing.T) {
 	sts := testfixture.StartSTS(t, nil)
 	ctx := t.Context()
 	go sts.Source.Watch(ctx)
-	time.Sleep(50 * time.Millisecond)
 
-	sts.WriteManifest(t, "new.yaml", "apiVersion: sts.trustbroker.io/v1alpha1\nkind: RelyingParty\nmetadata: {name: new}\n"+
-		"spec: {stsRef: {name: dev-sts}, endpoint: 'urn:example:new', tokenType: SAML11, tokenLifetime: 10m}\n")
 	deadline := time.Now().Add(10 * time.Second)
-	for {
+	for i := 0; ; i++ {
+		// Written again now and then: the watcher may start after the
+		// first write, and must see a later one.
+		if i%10 == 0 {
+			sts.WriteManifest(t, "new.yaml", "apiVersion: sts.trustbroker.io/v1alpha1\nkind: RelyingParty\nmetadata: {name: new}\n"+
+				"spec: {stsRef: {name: dev-sts}, endpoint: 'urn:example:new', tokenType: SAML11, tokenLifetime: 10m}\n")
+		}
 		r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: "urn:example:new", Now: time.Now()}
 		status, body, err := r.Do(http.DefaultClient)
 		if err != nil {

@@ -173,11 +173,14 @@ func TestWatchPicksUpAtomicRenames(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	go s.Watch(ctx)
-	time.Sleep(50 * time.Millisecond) // let the watcher start before the change
 
-	writeFile(t, dir, "extra.yaml", "apiVersion: sts.trustbroker.io/v1alpha1\nkind: RelyingParty\nmetadata: {name: extra}\nspec: {stsRef: {name: dev-sts}, endpoint: 'urn:example:extra'}\n")
 	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
+	for i := 0; time.Now().Before(deadline); i++ {
+		// Written again now and then: the watcher may start after the
+		// first write, and must see a later one.
+		if i%25 == 0 {
+			writeFile(t, dir, "extra.yaml", "apiVersion: sts.trustbroker.io/v1alpha1\nkind: RelyingParty\nmetadata: {name: extra}\nspec: {stsRef: {name: dev-sts}, endpoint: 'urn:example:extra'}\n")
+		}
 		if _, ok := s.Holder.Load().RelyingPartyFor("urn:example:extra"); ok {
 			return
 		}
