@@ -133,7 +133,7 @@ func issuerCertificates(snap *policy.Snapshot, claimed string, v saml.Version, u
 	if claimed == snap.STS.Issuer && len(snap.STS.Signing.Chain) > 0 {
 		// The STS's own algorithm choice is its opt-in to SHA-1.
 		sha1 := strings.Contains(snap.STS.Signing.SignatureAlgorithm, "sha1") || snap.STS.Signing.DigestAlgorithm == "sha1"
-		return snap.STS.Signing.Chain[:1], xmlsec.AlgorithmPolicy{AllowSHA1: sha1}, true, nil
+		return snap.STS.Signing.OwnCertificates(), xmlsec.AlgorithmPolicy{AllowSHA1: sha1}, true, nil
 	}
 	ti, ok := snap.TrustedIssuerFor(claimed)
 	if !ok {

@@ -104,6 +104,20 @@ type SigningKey struct {
 	// (rsa-sha256, sha256, ...).
 	SignatureAlgorithm string
 	DigestAlgorithm    string
+	// Previous are the certificates of the keys this process signed with
+	// before the last rotations, newest first, so that tokens it issued
+	// shortly before a rotation can still be validated, renewed and
+	// translated.
+	Previous []*x509.Certificate
+}
+
+// OwnCertificates are the certificates tokens of this STS may be signed
+// with: the current one, then the previous ones.
+func (k SigningKey) OwnCertificates() []*x509.Certificate {
+	if len(k.Chain) == 0 {
+		return k.Previous
+	}
+	return append([]*x509.Certificate{k.Chain[0]}, k.Previous...)
 }
 
 // X509Auth says which certificates authenticate callers, by a WS-Security

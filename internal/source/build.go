@@ -80,6 +80,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 	if snap.STS, err = stsPolicy(sts, r); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
+	snap.STS.Signing.Previous = previousSigningCertificates(prev, snap.STS.Signing)
 	if snap.Users, err = b.users(sts, r); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
@@ -405,6 +406,25 @@ func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
 		return fallback
 	}
 	return d.Duration
+}
+
+// maxPreviousSigningKeys bounds how many rotated-out signing certificates
+// are still accepted on this STS's own tokens.
+const maxPreviousSigningKeys = 3
+
+// previousSigningCertificates carries the signing certificates of earlier
+// snapshots forward: after a rotation, the one just replaced comes first.
+func previousSigningCertificates(prev *policy.Snapshot, current policy.SigningKey) []*x509.Certificate {
+	if prev == nil || len(current.Chain) == 0 {
+		return nil
+	}
+	var out []*x509.Certificate
+	for _, c := range prev.STS.Signing.OwnCertificates() {
+		if !c.Equal(current.Chain[0]) && len(out) < maxPreviousSigningKeys {
+			out = append(out, c)
+		}
+	}
+	return out
 }
 
 // previousRelyingParty is the last good version of a relying party.

@@ -2,6 +2,8 @@ package source
 
 import (
 	"context"
+	"crypto/x509"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -187,4 +189,33 @@ func TestWatchPicksUpAtomicRenames(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the new relying party was not loaded")
+}
+
+// TestPreviousSigningKeysAreKept: each rotation keeps the replaced signing
+// certificate, newest first, at most three, and none twice.
+func TestPreviousSigningKeysAreKept(t *testing.T) {
+	dir := standaloneFolder(t)
+	s := newSource(t, dir)
+	if err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
+	var issued []*x509.Certificate
+	for i := range 5 {
+		issued = append(issued, s.Holder.Load().STS.Signing.Chain[0])
+		pair, err := devkeys.NewRSA(fmt.Sprintf("rotation-%d", i), time.Now(), time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		writeFile(t, dir, "signing.key.yaml", string(pair.SecretYAML("dev-sts-signing")))
+		if err := s.Load(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := s.Load(); err != nil { // a reload without a rotation changes nothing
+		t.Fatal(err)
+	}
+	prev := s.Holder.Load().STS.Signing.Previous
+	if len(prev) != 3 || !prev[0].Equal(issued[4]) || !prev[1].Equal(issued[3]) || !prev[2].Equal(issued[2]) {
+		t.Fatalf("previous signing certificates are not the three last ones, newest first")
+	}
 }
