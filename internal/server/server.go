@@ -123,7 +123,7 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 		return nil, err
 	}
 	req.soap, req.addressing = env.Version, env.Addressing
-	if err := decryptBody(snap, env, securityBlock(env)); err != nil {
+	if err := decryptRequest(snap, env, securityBlock(env)); err != nil {
 		return nil, err
 	}
 	rst, err := wstrust.ParseRST(env.Body)

@@ -128,23 +128,32 @@ func readEnvelope(doc *etree.Document, ctVersion Version) (*Envelope, error) {
 		return nil, Faultf(VersionMismatch, "Content-Type announces %s but the envelope is %s", ctVersion, v)
 	}
 	env := &Envelope{Version: v, Document: doc}
-	header, body, err := envelopeParts(root, v)
-	if err != nil {
+	if err := env.Reread(); err != nil {
 		return nil, err
 	}
+	return env, nil
+}
+
+// Reread reads the header blocks, the Body's element and the addressing
+// headers from the document again, with the same checks as Parse: for after
+// decryption replaced encrypted parts by their plaintext.
+func (env *Envelope) Reread() error {
+	header, body, err := envelopeParts(env.Document.Root(), env.Version)
+	if err != nil {
+		return err
+	}
+	env.Header = nil
 	if header != nil {
 		env.Header = header.ChildElements()
 	}
 	if env.Body, err = bodyChild(body); err != nil {
-		return nil, err
+		return err
 	}
 	if err := checkMustUnderstand(env); err != nil {
-		return nil, err
+		return err
 	}
-	if env.Addressing, err = readAddressing(env); err != nil {
-		return nil, err
-	}
-	return env, nil
+	env.Addressing, err = readAddressing(env)
+	return err
 }
 
 // envelopeParts returns the optional Header and the Body of the envelope and
