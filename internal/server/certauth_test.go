@@ -2,10 +2,6 @@ package server_test
 
 import (
 	"crypto/tls"
-	"crypto/x509"
-	"io"
-	"log"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -14,7 +10,6 @@ import (
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/saml"
-	"github.com/trustbroker/trustbroker/internal/server"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 )
 
@@ -42,17 +37,7 @@ func TestTLSClientCertificates(t *testing.T) {
 	manifests["serving.yaml"] = string(serving.SecretYAML("serving"))
 	sts := testfixture.StartSTS(t, manifests)
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	hs := &http.Server{Handler: sts.Server.Handler(), ErrorLog: log.New(io.Discard, "", 0)}
-	go hs.Serve(tls.NewListener(ln, server.TLSConfig(sts.Source.Holder)))
-	t.Cleanup(func() { hs.Close() })
-	url := "https://" + ln.Addr().String() + "/sts"
-
-	roots := x509.NewCertPool()
-	roots.AddCert(serving.Cert)
+	url, roots := serveTLS(t, sts, serving)
 	httpsClient := func(cert *devkeys.Pair) *http.Client {
 		cfg := &tls.Config{RootCAs: roots, ServerName: "127.0.0.1"}
 		if cert != nil {

@@ -52,7 +52,8 @@ func TestTokenGenerationMatrix(t *testing.T) {
 	manifests["sts.yaml"] = strings.Replace(manifests["sts.yaml"], "  authentication:\n", "  tls: {secretRef: {name: serving}}\n  authentication:\n", 1)
 	manifests["serving.yaml"] = string(serving.SecretYAML("serving"))
 	sts := testfixture.StartSTS(t, manifests)
-	httpsURL, httpsClient := serveTLS(t, sts, serving)
+	httpsURL, roots := serveTLS(t, sts, serving)
+	httpsClient := &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
 
 	const svKeyType = "urn:oracle:sts:keytype:sender-vouches" // the seed's "Oracle-proprietary" KeyType
 	obo := usernameTokenXML("dave", "")
@@ -155,8 +156,8 @@ func matrixOutput(a *saml.Assertion, encryptedKey bool, cert interface{ Text() s
 }
 
 // serveTLS serves the STS over TLS with its serving certificate and returns
-// the endpoint and a client that trusts it.
-func serveTLS(t *testing.T, sts *testfixture.STS, serving *devkeys.Pair) (string, *http.Client) {
+// the endpoint and the roots that trust it.
+func serveTLS(t *testing.T, sts *testfixture.STS, serving *devkeys.Pair) (string, *x509.CertPool) {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -167,7 +168,7 @@ func serveTLS(t *testing.T, sts *testfixture.STS, serving *devkeys.Pair) (string
 	t.Cleanup(func() { hs.Close() })
 	roots := x509.NewCertPool()
 	roots.AddCert(serving.Cert)
-	return "https://" + ln.Addr().String() + "/sts", &http.Client{Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}
+	return "https://" + ln.Addr().String() + "/sts", roots
 }
 
 func itoa(i int) string {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
-	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -303,19 +302,7 @@ func TestMexAdvertisesTheEnabledMechanisms(t *testing.T) {
 // TestMexGolden pins the whole document.
 func TestMexGolden(t *testing.T) {
 	_, got := renderMex(t, mexSnapshot("https://sts.example.com/sts", textAndDigest, true))
-	path := filepath.Join("testdata", "mex-https-usernametoken-x509.golden.xml")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the mex differs from %s (run go test -update after checking the change):\n%s", path, got)
-	}
+	testtools.Golden(t, filepath.Join("testdata", "mex-https-usernametoken-x509.golden.xml"), got, *update)
 }
 
 // TestMexDigestOnly: an STS that accepts only PasswordDigest says so.

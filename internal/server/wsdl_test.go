@@ -1,13 +1,11 @@
 package server_test
 
 import (
-	"bytes"
 	"context"
 	"flag"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -16,6 +14,7 @@ import (
 
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/server"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files under testdata/")
@@ -86,19 +85,7 @@ func readWSDL(t testing.TB, data []byte) *etree.Element {
 
 func TestWSDLGolden(t *testing.T) {
 	_, got := renderWSDL(t, wsdlSnapshot("https://sts.example.com/sts", textAndDigest))
-	path := filepath.Join("testdata", "wsdl-https-usernametoken.golden.xml")
-	if *update {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run go test -update to create it)", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("the WSDL differs from %s (run go test -update after checking the change):\n%s", path, got)
-	}
+	testtools.Golden(t, filepath.Join("testdata", "wsdl-https-usernametoken.golden.xml"), got, *update)
 }
 
 // TestWSDLDescribesTheEndpoint follows every port down to the schema
