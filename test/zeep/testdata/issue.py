@@ -72,6 +72,30 @@ def find_assertion(value):
     return None
 
 
+def build_client(wsdl, wsse):
+    """A zeep client of the STS's WSDL with the given WS-Security."""
+    session = requests.Session()
+    # The STS under test is local: never send it through a proxy from the environment.
+    session.trust_env = False
+    return zeep.Client(wsdl, wsse=wsse, transport=Transport(session=session, timeout=30, operation_timeout=30))
+
+
+def issue_and_print(service, rst):
+    """Sends the RST, prints the token or the fault as JSON, returns the exit status."""
+    try:
+        answer = service.Issue(_value_1=rst)
+    except Fault as fault:
+        subcodes = [q.text for q in (getattr(fault, "subcodes", None) or [])]
+        json.dump({"fault": {"code": fault.code, "subcodes": subcodes, "message": fault.message}}, sys.stdout)
+        return 0
+    assertion = find_assertion(serialize_object(answer))
+    if assertion is None:
+        print("no SAML assertion in the answer: %r" % (answer,), file=sys.stderr)
+        return 1
+    json.dump({"assertion": etree.tostring(assertion, encoding="unicode")}, sys.stdout)
+    return 0
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--wsdl", required=True, help="the STS URL with ?wsdl")
@@ -85,9 +109,6 @@ def main():
     parser.add_argument("--applies-to", required=True)
     args = parser.parse_args()
 
-    session = requests.Session()
-    # The STS under test is local: never send it through a proxy from the environment.
-    session.trust_env = False
     wsse = []
     if args.username:
         wsse.append(UsernameToken(args.username, args.password, use_digest=args.digest))
@@ -96,11 +117,7 @@ def main():
 
         wsse.append(BinarySignature(args.key, args.cert, signature_method=xmlsec.Transform.RSA_SHA256,
                                     digest_method=xmlsec.Transform.SHA256))
-    client = zeep.Client(
-        args.wsdl,
-        wsse=wsse if len(wsse) > 1 else wsse[0],
-        transport=Transport(session=session, timeout=30, operation_timeout=30),
-    )
+    client = build_client(args.wsdl, wsse if len(wsse) > 1 else wsse[0])
     service = client.bind("SecurityTokenService", args.port)
     ns = TRUST[args.trust]
     rst = [
@@ -108,18 +125,7 @@ def main():
         xsd.AnyObject(client.get_element("{%s}KeyType" % ns), BEARER[args.trust]),
         xsd.AnyObject(client.get_element("{%s}RequestType" % ns), ns + "/Issue"),
     ]
-    try:
-        answer = service.Issue(_value_1=rst)
-    except Fault as fault:
-        subcodes = [q.text for q in (getattr(fault, "subcodes", None) or [])]
-        json.dump({"fault": {"code": fault.code, "subcodes": subcodes, "message": fault.message}}, sys.stdout)
-        return 0
-    assertion = find_assertion(serialize_object(answer))
-    if assertion is None:
-        print("no SAML assertion in the answer: %r" % (answer,), file=sys.stderr)
-        return 1
-    json.dump({"assertion": etree.tostring(assertion, encoding="unicode")}, sys.stdout)
-    return 0
+    return issue_and_print(service, rst)
 
 
 if __name__ == "__main__":

@@ -9,19 +9,13 @@ Prints the same JSON as issue.py.
 """
 
 import argparse
-import json
 import sys
 
-import requests
-import zeep
 from lxml import etree
 from zeep import xsd
-from zeep.exceptions import Fault
-from zeep.helpers import serialize_object
-from zeep.transports import Transport
 from zeep.wsse.username import UsernameToken
 
-from issue import BEARER, TRUST, applies_to, find_assertion
+from issue import BEARER, TRUST, applies_to, build_client, issue_and_print
 
 
 def main():
@@ -35,13 +29,7 @@ def main():
     parser.add_argument("--on-behalf-of", required=True, help="file holding the token to act for")
     args = parser.parse_args()
 
-    session = requests.Session()
-    session.trust_env = False
-    client = zeep.Client(
-        args.wsdl,
-        wsse=UsernameToken(args.username, args.password),
-        transport=Transport(session=session, timeout=30, operation_timeout=30),
-    )
+    client = build_client(args.wsdl, UsernameToken(args.username, args.password))
     service = client.bind("SecurityTokenService", args.port)
     ns = TRUST[args.trust]
     on_behalf_of = etree.Element("{%s}OnBehalfOf" % ns, nsmap={"wst": ns})
@@ -52,18 +40,7 @@ def main():
         on_behalf_of,
         xsd.AnyObject(client.get_element("{%s}RequestType" % ns), ns + "/Issue"),
     ]
-    try:
-        answer = service.Issue(_value_1=rst)
-    except Fault as fault:
-        subcodes = [q.text for q in (getattr(fault, "subcodes", None) or [])]
-        json.dump({"fault": {"code": fault.code, "subcodes": subcodes, "message": fault.message}}, sys.stdout)
-        return 0
-    assertion = find_assertion(serialize_object(answer))
-    if assertion is None:
-        print("no SAML assertion in the answer: %r" % (answer,), file=sys.stderr)
-        return 1
-    json.dump({"assertion": etree.tostring(assertion, encoding="unicode")}, sys.stdout)
-    return 0
+    return issue_and_print(service, rst)
 
 
 if __name__ == "__main__":
