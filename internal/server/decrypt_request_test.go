@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/x509"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -23,7 +24,7 @@ func TestEncryptedRequestBody(t *testing.T) {
 	sts := testfixture.StartSTS(t, nil)
 	for _, layout := range []string{"key in KeyInfo", "key in the Security header"} {
 		t.Run(layout, func(t *testing.T) {
-			status, body := postEncrypted(t, sts, sts.Signing.Cert, layout == "key in the Security header")
+			status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: sts.Signing.Cert, keyInHeader: layout == "key in the Security header"})
 			if status != http.StatusOK {
 				t.Fatalf("status %d:\n%s", status, body)
 			}
@@ -35,13 +36,13 @@ func TestEncryptedRequestBody(t *testing.T) {
 		})
 	}
 	t.Run("encrypted UsernameToken in the Security header", func(t *testing.T) {
-		status, body := postWithEncryptedPart(t, sts, "//UsernameToken", false)
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//UsernameToken", cert: sts.Signing.Cert, keyInHeader: true})
 		if status != http.StatusOK {
 			t.Fatalf("status %d:\n%s", status, body)
 		}
 	})
 	t.Run("encrypted header block in an EncryptedHeader", func(t *testing.T) {
-		status, body := postWithEncryptedPart(t, sts, "//MessageID", true)
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//MessageID", cert: sts.Signing.Cert, keyInHeader: true, wrap: true})
 		if status != http.StatusOK {
 			t.Fatalf("status %d:\n%s", status, body)
 		}
@@ -50,56 +51,26 @@ func TestEncryptedRequestBody(t *testing.T) {
 		}
 	})
 	t.Run("encrypted for another key", func(t *testing.T) {
-		status, body := postEncrypted(t, sts, newRelyingPartyKeys(t).pair.Cert, false)
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: newRelyingPartyKeys(t).pair.Cert})
 		expectFault(t, status, body, "1.2", nsSecExt, "FailedCheck", "")
 	})
 }
 
-// postEncrypted sends alice's request with its Body encrypted for cert,
-// the data key inside the EncryptedData or in the Security header.
-func postEncrypted(t *testing.T, sts *testfixture.STS, cert *x509.Certificate, keyInHeader bool) (int, []byte) {
-	t.Helper()
-	r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
-	envelope, contentType, err := r.Envelope()
-	if err != nil {
-		t.Fatal(err)
-	}
-	doc := etree.NewDocument()
-	if err := doc.ReadFromBytes(envelope); err != nil {
-		t.Fatal(err)
-	}
-	body := doc.FindElement("//Body")
-	rst := body.ChildElements()[0]
-	encData, err := (&xmlsec.Encrypter{Certificate: cert}).EncryptElement(rst)
-	if err != nil {
-		t.Fatal(err)
-	}
-	body.RemoveChild(rst)
-	body.AddChild(encData)
-	if keyInHeader {
-		moveKeyToHeader(t, doc, encData)
-	}
-	sealed, err := doc.WriteToBytes()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if bytes.Contains(sealed, []byte(echoService)) {
-		t.Fatal("the request still shows its AppliesTo")
-	}
-	resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	var out bytes.Buffer
-	out.ReadFrom(resp.Body)
-	return resp.StatusCode, out.Bytes()
+// encryptedPart says which part of alice's request to encrypt, for which
+// certificate, and where the data key goes.
+type encryptedPart struct {
+	path string // the element to encrypt, e.g. "//Body/*"
+	cert *x509.Certificate
+	// keyInHeader puts the EncryptedKey into the Security header with a
+	// ReferenceList (the WS-Security layout) instead of the EncryptedData's
+	// KeyInfo; wrap also wraps the EncryptedData in a WS-Security 1.1
+	// EncryptedHeader.
+	keyInHeader, wrap bool
 }
 
-// postWithEncryptedPart sends alice's request with the element at path
-// encrypted for the STS, its key in the Security header (the WS-Security
-// layout), optionally wrapped in a WS-Security 1.1 EncryptedHeader.
-func postWithEncryptedPart(t *testing.T, sts *testfixture.STS, path string, wrap bool) (int, []byte) {
+// postEncrypted sends alice's request with one part encrypted and returns
+// the status and body of the answer.
+func postEncrypted(t *testing.T, sts *testfixture.STS, p encryptedPart) (int, []byte) {
 	t.Helper()
 	r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
 	envelope, contentType, err := r.Envelope()
@@ -110,15 +81,23 @@ func postWithEncryptedPart(t *testing.T, sts *testfixture.STS, path string, wrap
 	if err := doc.ReadFromBytes(envelope); err != nil {
 		t.Fatal(err)
 	}
-	part := doc.FindElement(path)
-	encData, err := (&xmlsec.Encrypter{Certificate: sts.Signing.Cert}).EncryptElement(part)
+	part := doc.FindElement(p.path)
+	var secrets []string // the part's texts (AppliesTo, password, MessageID), none may show
+	for _, el := range append([]*etree.Element{part}, part.FindElements(".//*")...) {
+		if text := strings.TrimSpace(el.Text()); len(text) >= 8 {
+			secrets = append(secrets, text)
+		}
+	}
+	if len(secrets) == 0 {
+		t.Fatalf("%s has no text to hide", p.path)
+	}
+	encData, err := (&xmlsec.Encrypter{Certificate: p.cert}).EncryptElement(part)
 	if err != nil {
 		t.Fatal(err)
 	}
-	parent := part.Parent()
-	at := part.Index()
+	parent, at := part.Parent(), part.Index()
 	parent.RemoveChild(part)
-	if wrap {
+	if p.wrap {
 		wrapper := etree.NewElement("wsse11:EncryptedHeader")
 		wrapper.CreateAttr("xmlns:wsse11", "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd")
 		wrapper.AddChild(encData)
@@ -126,21 +105,17 @@ func postWithEncryptedPart(t *testing.T, sts *testfixture.STS, path string, wrap
 	} else {
 		parent.InsertChildAt(at, encData)
 	}
-	moveKeyToHeader(t, doc, encData)
-	if wrap {
-		// The header block's key goes first, as a receiver processes the
-		// Security header in order.
-		sec := doc.FindElement("//Security")
-		key := sec.ChildElements()[len(sec.ChildElements())-1]
-		sec.RemoveChild(key)
-		sec.InsertChildAt(0, key)
+	if p.keyInHeader {
+		moveKeyToHeader(t, doc, encData)
 	}
 	sealed, err := doc.WriteToBytes()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bytes.Contains(sealed, []byte("alice-password")) && path == "//UsernameToken" {
-		t.Fatal("the password is still readable")
+	for _, secret := range secrets {
+		if bytes.Contains(sealed, []byte(secret)) {
+			t.Fatalf("the encrypted part still shows %q", secret)
+		}
 	}
 	resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
 	if err != nil {
