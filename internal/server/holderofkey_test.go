@@ -125,22 +125,13 @@ func TestHolderOfKeySymmetric(t *testing.T) {
 			rstr := parse(t, body)
 			want := tc.key(t, rstr)
 
-			token, err := client.Token(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			doc := parse(t, []byte(token))
-			a, err := saml.Parse(doc.Root())
-			if err != nil {
-				t.Fatal(err)
-			}
-			verifyWithXmlsec1(t, sts.CertFile, token, a.Version)
+			a, doc := verifiedAssertion(t, sts.CertFile, body, 0)
 			if a.Confirmation.Method != saml.HolderOfKey {
 				t.Fatalf("confirmation %v, want holder-of-key", a.Confirmation.Method)
 			}
 			encKey := doc.FindElement("//SubjectConfirmation//KeyInfo/EncryptedKey")
 			if encKey == nil {
-				t.Fatalf("no EncryptedKey in the subject confirmation:\n%s", token)
+				t.Fatalf("no EncryptedKey in the subject confirmation:\n%s", body)
 			}
 			got, err := (&xmlsec.Decrypter{Key: keys.pair.Key}).DecryptKey(encKey)
 			if err != nil {

@@ -112,16 +112,7 @@ func TestTokenGenerationMatrix(t *testing.T) {
 			if status != http.StatusOK {
 				t.Fatalf("status %d:\n%s", status, body)
 			}
-			token, err := client.Token(body)
-			if err != nil {
-				t.Fatal(err)
-			}
-			verifyWithXmlsec1(t, sts.CertFile, token, saml.SAML20)
-			doc := parse(t, []byte(token))
-			a, err := saml.Parse(doc.Root())
-			if err != nil {
-				t.Fatal(err)
-			}
+			a, doc := verifiedAssertion(t, sts.CertFile, body, saml.SAML20)
 			if got := matrixOutput(a, doc.FindElement("//SubjectConfirmation//KeyInfo/EncryptedKey") != nil,
 				doc.FindElement("//SubjectConfirmation//KeyInfo/X509Data/X509Certificate")); got != row.want {
 				t.Errorf("output %q, want %q", got, row.want)

@@ -403,6 +403,27 @@ func namespaceOf(el *etree.Element, prefix string) string {
 	return ""
 }
 
+// verifiedAssertion takes the token out of an RSTR response, reads it,
+// requires version want (0: either), and checks its signature with xmlsec1
+// against certFile.
+func verifiedAssertion(t *testing.T, certFile string, response []byte, want saml.Version) (*saml.Assertion, *etree.Document) {
+	t.Helper()
+	token, err := client.Token(response)
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parse(t, []byte(token))
+	a, err := saml.Parse(doc.Root())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want != 0 && a.Version != want {
+		t.Fatalf("the token is %v, want %v", a.Version, want)
+	}
+	verifyWithXmlsec1(t, certFile, token, a.Version)
+	return a, doc
+}
+
 func verifyWithXmlsec1(t *testing.T, certFile, token string, v saml.Version) {
 	t.Helper()
 	xmlsec1 := testtools.Tool(t, "xmlsec1")
