@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"slices"
 	"strings"
+	"sync"
 )
 
 // SortRelyingParties orders relying parties for RelyingPartyFor: exact
@@ -27,16 +28,44 @@ func SortRelyingParties(rps []*RelyingParty) {
 // RelyingPartyFor returns the relying party for a request's AppliesTo: an
 // exact endpoint match wins, then the longest matching prefix. An empty
 // AppliesTo gets the STS's default relying party, if it has one.
+//
+// Exact endpoints are found through an index built on first use, so the
+// cost per request does not grow with the number of relying parties; only
+// prefix endpoints are scanned.
 func (s *Snapshot) RelyingPartyFor(appliesTo string) (*RelyingParty, bool) {
 	if appliesTo == "" {
 		return s.STS.DefaultRelyingParty, s.STS.DefaultRelyingParty != nil
 	}
-	for _, rp := range s.RelyingParties {
-		if rp.Endpoint == appliesTo || (rp.Prefix && strings.HasPrefix(appliesTo, rp.Endpoint)) {
+	s.lookup.once.Do(s.index)
+	if rp, ok := s.lookup.exact[appliesTo]; ok {
+		return rp, true
+	}
+	for _, rp := range s.lookup.prefixes {
+		if rp.Endpoint == appliesTo || strings.HasPrefix(appliesTo, rp.Endpoint) {
 			return rp, true
 		}
 	}
 	return nil, false
+}
+
+// relyingPartyIndex is RelyingParties arranged for RelyingPartyFor.
+type relyingPartyIndex struct {
+	once     sync.Once
+	exact    map[string]*RelyingParty
+	prefixes []*RelyingParty // in RelyingParties' order: longest first
+}
+
+// index builds the lookup from RelyingParties (ordered by
+// SortRelyingParties); of two with one exact endpoint, the first wins.
+func (s *Snapshot) index() {
+	s.lookup.exact = make(map[string]*RelyingParty, len(s.RelyingParties))
+	for _, rp := range s.RelyingParties {
+		if rp.Prefix {
+			s.lookup.prefixes = append(s.lookup.prefixes, rp)
+		} else if _, dup := s.lookup.exact[rp.Endpoint]; !dup {
+			s.lookup.exact[rp.Endpoint] = rp
+		}
+	}
 }
 
 // TrustedIssuerFor returns the trusted issuer with the given Issuer name.

@@ -26,6 +26,8 @@ type Snapshot struct {
 	TrustedIssuers []*TrustedIssuer
 	// Users checks user names and passwords; nil when no user store is set.
 	Users UserStore
+
+	lookup relyingPartyIndex
 }
 
 // STS is the SecurityTokenService's settings.
