@@ -23,9 +23,13 @@ const (
 	// ValueTypeThumbprintSHA1 identifies a certificate by the SHA-1 of its
 	// DER encoding.
 	ValueTypeThumbprintSHA1 = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
+	// ValueTypeKerberosAPREQSHA1 identifies a Kerberos token by the SHA-1
+	// of its value (Kerberos token profile 1.1).
+	ValueTypeKerberosAPREQSHA1 = "http://docs.oasis-open.org/wss/oasis-wss-kerberos-token-profile-1.1#Kerberosv5APREQSHA1"
 )
 
-// KeyReferenceKind says how a signature's KeyInfo names its certificate.
+// KeyReferenceKind says how a signature's KeyInfo names its certificate or
+// Kerberos token.
 type KeyReferenceKind int
 
 // The ways a KeyInfo names an X.509 certificate.
@@ -43,6 +47,9 @@ const (
 	// EmbeddedCertificate is a KeyIdentifier of type X509v3, or a
 	// ds:X509Data/ds:X509Certificate, carrying the certificate itself.
 	EmbeddedCertificate
+	// KerberosSHA1 is a KeyIdentifier with the SHA-1 of a Kerberos
+	// BinarySecurityToken's value.
+	KerberosSHA1
 )
 
 func (k KeyReferenceKind) String() string {
@@ -57,6 +64,8 @@ func (k KeyReferenceKind) String() string {
 		return "X509IssuerSerial"
 	case EmbeddedCertificate:
 		return "X509v3"
+	case KerberosSHA1:
+		return "Kerberosv5APREQSHA1"
 	}
 	return "unknown"
 }
@@ -83,7 +92,7 @@ func keyInfoFault(reason string, cause error) error {
 // (with a Reference, a KeyIdentifier or ds:X509Data) or one ds:X509Data
 // directly. Other key information (key values, key names, SAML or
 // Kerberos token references) is refused with an UnsupportedSecurityToken
-// fault.
+// fault; KerberosSignatureVerifier reads Kerberos references itself.
 func ParseKeyInfo(keyInfo *etree.Element) (*KeyReference, error) {
 	if keyInfo == nil {
 		return nil, keyInfoFault("is missing", nil)

@@ -35,15 +35,18 @@ type SignatureVerifier struct {
 // elements of the document the signature covers, by identity.
 type MessageSignature struct {
 	// Certificate is the signer's certificate, trusted at the time given
-	// to Verify.
+	// to Verify; nil for a Kerberos-keyed signature.
 	Certificate *x509.Certificate
 	// Chain is the chain Certificate was trusted through, leaf first; the
 	// leaf alone when it is pinned.
 	Chain []*x509.Certificate
-	// KeyReference says how KeyInfo named the certificate.
+	// KeyReference says how KeyInfo named the certificate or Kerberos
+	// token.
 	KeyReference KeyReferenceKind
-	// Token is the BinarySecurityToken the certificate came from, nil when
-	// it was a registered certificate or carried in KeyInfo.
+	// Token is the BinarySecurityToken that keyed the signature: the one
+	// the certificate came from (nil when it was a registered certificate
+	// or carried in KeyInfo), or the Kerberos token whose session key or
+	// subkey made it.
 	Token *BinarySecurityToken
 	// Algorithm is the signature method.
 	Algorithm xmlsec.SignatureAlgorithm
@@ -116,21 +119,7 @@ func (v *SignatureVerifier) Verify(env *soap.Envelope, h *Header, now time.Time)
 	if now.IsZero() {
 		return nil, errors.New("wssec: SignatureVerifier.Verify needs a time")
 	}
-	if err := checkEnvelopeShape(env, h); err != nil {
-		return nil, err
-	}
-	switch len(h.Signatures) {
-	case 0:
-		return nil, soap.NewFault(soap.InvalidSecurity, "the message is not signed", nil)
-	case 1:
-	default:
-		return nil, soap.NewFault(soap.InvalidSecurity, "the Security header holds more than one signature", fmt.Errorf("%d signatures", len(h.Signatures)))
-	}
-	ids, err := xmlsec.IndexIDs(env.Document.Root())
-	if err != nil {
-		return nil, err
-	}
-	sig, err := xmlsec.ParseDetachedSignature(h.Signatures[0], xmlsec.DetachedOptions{Algorithms: v.Algorithms, MaxReferences: v.MaxReferences})
+	sig, ids, err := headerSignature(env, h, xmlsec.DetachedOptions{Algorithms: v.Algorithms, MaxReferences: v.MaxReferences})
 	if err != nil {
 		return nil, err
 	}
@@ -167,6 +156,31 @@ func (v *SignatureVerifier) Verify(env *soap.Envelope, h *Header, now time.Time)
 		return nil, err
 	}
 	return m, nil
+}
+
+// headerSignature takes the steps every message signature starts with,
+// whatever its key: the envelope's shape, the header's one ds:Signature,
+// the document's ids, and the signature's shape and algorithms.
+func headerSignature(env *soap.Envelope, h *Header, opts xmlsec.DetachedOptions) (*xmlsec.DetachedSignature, xmlsec.IDIndex, error) {
+	if err := checkEnvelopeShape(env, h); err != nil {
+		return nil, nil, err
+	}
+	switch len(h.Signatures) {
+	case 0:
+		return nil, nil, soap.NewFault(soap.InvalidSecurity, "the message is not signed", nil)
+	case 1:
+	default:
+		return nil, nil, soap.NewFault(soap.InvalidSecurity, "the Security header holds more than one signature", fmt.Errorf("%d signatures", len(h.Signatures)))
+	}
+	ids, err := xmlsec.IndexIDs(env.Document.Root())
+	if err != nil {
+		return nil, nil, err
+	}
+	sig, err := xmlsec.ParseDetachedSignature(h.Signatures[0], opts)
+	if err != nil {
+		return nil, nil, err
+	}
+	return sig, ids, nil
 }
 
 // candidate is a certificate KeyInfo may name, with the header token it

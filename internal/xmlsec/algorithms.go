@@ -34,6 +34,10 @@ const (
 	URIRSASHA512   = dsig.RSASHA512SignatureMethod
 	URIECDSASHA256 = dsig.ECDSASHA256SignatureMethod
 
+	URIHMACSHA1   = "http://www.w3.org/2000/09/xmldsig#hmac-sha1"
+	URIHMACSHA256 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha256"
+	URIHMACSHA512 = "http://www.w3.org/2001/04/xmldsig-more#hmac-sha512"
+
 	URISHA1   = "http://www.w3.org/2000/09/xmldsig#sha1"
 	URISHA256 = "http://www.w3.org/2001/04/xmlenc#sha256"
 	URISHA512 = "http://www.w3.org/2001/04/xmlenc#sha512"
@@ -48,6 +52,12 @@ const (
 	RSASHA1     SignatureAlgorithm = "rsa-sha1"
 	RSASHA512   SignatureAlgorithm = "rsa-sha512"
 	ECDSASHA256 SignatureAlgorithm = "ecdsa-sha256"
+
+	// The HMAC methods are keyed with a shared secret (a Kerberos session
+	// key); they verify requests only and are never a Signer's algorithm.
+	HMACSHA256 SignatureAlgorithm = "hmac-sha256"
+	HMACSHA1   SignatureAlgorithm = "hmac-sha1"
+	HMACSHA512 SignatureAlgorithm = "hmac-sha512"
 
 	// DefaultSignatureAlgorithm is used when configuration names none.
 	DefaultSignatureAlgorithm = RSASHA256
@@ -69,7 +79,9 @@ const (
 type signatureInfo struct {
 	uri  string
 	hash crypto.Hash
-	key  x509.PublicKeyAlgorithm
+	// key is the public key the method needs; UnknownPublicKeyAlgorithm
+	// marks an HMAC, keyed with a shared secret.
+	key x509.PublicKeyAlgorithm
 }
 
 var signatureAlgorithms = map[SignatureAlgorithm]signatureInfo{
@@ -77,6 +89,9 @@ var signatureAlgorithms = map[SignatureAlgorithm]signatureInfo{
 	RSASHA1:     {URIRSASHA1, crypto.SHA1, x509.RSA},
 	RSASHA512:   {URIRSASHA512, crypto.SHA512, x509.RSA},
 	ECDSASHA256: {URIECDSASHA256, crypto.SHA256, x509.ECDSA},
+	HMACSHA256:  {URIHMACSHA256, crypto.SHA256, x509.UnknownPublicKeyAlgorithm},
+	HMACSHA1:    {URIHMACSHA1, crypto.SHA1, x509.UnknownPublicKeyAlgorithm},
+	HMACSHA512:  {URIHMACSHA512, crypto.SHA512, x509.UnknownPublicKeyAlgorithm},
 }
 
 type digestInfo struct {
@@ -90,13 +105,15 @@ var digestAlgorithms = map[DigestAlgorithm]digestInfo{
 	SHA512: {URISHA512, crypto.SHA512},
 }
 
-// ParseSignatureAlgorithm reads a configured name; "" means the default.
+// ParseSignatureAlgorithm reads a configured name of a signing key's
+// algorithm; "" means the default. HMAC names are refused: the STS signs
+// with a private key only.
 func ParseSignatureAlgorithm(name string) (SignatureAlgorithm, error) {
 	a := SignatureAlgorithm(strings.ToLower(strings.TrimSpace(name)))
 	if a == "" {
 		return DefaultSignatureAlgorithm, nil
 	}
-	if _, ok := signatureAlgorithms[a]; !ok {
+	if _, ok := signatureAlgorithms[a]; !ok || a.IsHMAC() {
 		return "", fmt.Errorf("unknown signature algorithm %q (want rsa-sha256, rsa-sha512, ecdsa-sha256 or rsa-sha1)", name)
 	}
 	return a, nil
@@ -120,8 +137,15 @@ func (a SignatureAlgorithm) URI() string { return signatureAlgorithms[a].uri }
 // Hash is the hash the signature is computed over.
 func (a SignatureAlgorithm) Hash() crypto.Hash { return signatureAlgorithms[a].hash }
 
-// KeyAlgorithm is the kind of key the algorithm needs.
+// KeyAlgorithm is the kind of public key the algorithm needs
+// (UnknownPublicKeyAlgorithm for an HMAC).
 func (a SignatureAlgorithm) KeyAlgorithm() x509.PublicKeyAlgorithm { return signatureAlgorithms[a].key }
+
+// IsHMAC reports whether a is an HMAC, keyed with a shared secret.
+func (a SignatureAlgorithm) IsHMAC() bool {
+	info, ok := signatureAlgorithms[a]
+	return ok && info.key == x509.UnknownPublicKeyAlgorithm
+}
 
 // URI is the algorithm's DigestMethod identifier ("" if unknown).
 func (d DigestAlgorithm) URI() string { return digestAlgorithms[d].uri }
@@ -166,8 +190,9 @@ type AlgorithmPolicy struct {
 	// Digests lists the allowed digest algorithms; empty means all
 	// supported ones.
 	Digests []DigestAlgorithm
-	// AllowSHA1 admits rsa-sha1 and sha1. SHA-1 is refused without it even
-	// when listed above, so legacy partners must be enabled on purpose.
+	// AllowSHA1 admits rsa-sha1, hmac-sha1 and sha1. SHA-1 is refused
+	// without it even when listed above, so legacy partners must be
+	// enabled on purpose.
 	AllowSHA1 bool
 }
 

@@ -137,7 +137,9 @@ func inspectSignature(el *etree.Element, id string, allowed AlgorithmPolicy) (*s
 		return nil, soap.NewFault(soap.InvalidSecurity, "the signature is malformed", err)
 	}
 	alg, ok := signatureAlgorithmByURI(method)
-	if !ok || !allowed.AllowsSignature(alg) {
+	// A token is verified with its issuer's certificate, so an HMAC
+	// method cannot apply.
+	if !ok || alg.IsHMAC() || !allowed.AllowsSignature(alg) {
 		return nil, soap.NewFault(soap.UnsupportedAlgorithm, "signature algorithm not allowed", fmt.Errorf("SignatureMethod %q", method))
 	}
 	info.algorithm = alg

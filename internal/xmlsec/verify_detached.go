@@ -4,6 +4,7 @@ import (
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/elliptic"
+	"crypto/hmac"
 	"crypto/rsa"
 	"crypto/subtle"
 	"crypto/x509"
@@ -36,6 +37,11 @@ const DefaultMaxReferences = 16
 // signature is 1 KiB).
 const maxSignatureValueSize = 1 << 10
 
+// MinHMACKeySize is the shortest HMAC key, in bytes, that
+// VerifySignatureValueHMAC accepts: that of an AES-128 Kerberos session
+// key. Shorter secrets could be guessed offline from one signed message.
+const MinHMACKeySize = 16
+
 // DetachedOptions configures ParseDetachedSignature.
 type DetachedOptions struct {
 	// Algorithms is the allow-list for SignatureMethod and DigestMethod.
@@ -43,6 +49,10 @@ type DetachedOptions struct {
 	// MaxReferences bounds the number of References (0 means
 	// DefaultMaxReferences).
 	MaxReferences int
+	// HMAC admits only the HMAC SignatureMethods, for a caller that holds
+	// a shared secret; without it only public-key methods are admitted.
+	// The caller's kind of key picks the method, never the message.
+	HMAC bool
 }
 
 // Reference is one ds:Reference of a detached signature.
@@ -86,13 +96,14 @@ type VerifiedReference struct {
 
 // ParseDetachedSignature reads a ds:Signature and checks, before any
 // cryptography, that it can only mean one thing: SignedInfo canonicalised
-// with exclusive c14n; a SignatureMethod and DigestMethods the policy
-// allows; between one and MaxReferences References, each a same-document
-// "#id" reference to a different id, transformed by exclusive c14n only,
-// after an enveloped-signature transform at most. Everything else (XPath
-// and XSLT transforms, external or whole-document URIs, inclusive c14n,
-// STR-Transform) is refused: UnsupportedAlgorithm for an algorithm this
-// verifier does not run, InvalidSecurity for a malformed signature.
+// with exclusive c14n; a SignatureMethod of the kind opts.HMAC names and
+// DigestMethods the policy allows; between one and MaxReferences
+// References, each a same-document "#id" reference to a different id,
+// transformed by exclusive c14n only, after an enveloped-signature
+// transform at most. Everything else (XPath and XSLT transforms, external
+// or whole-document URIs, inclusive c14n, STR-Transform) is refused:
+// UnsupportedAlgorithm for an algorithm this verifier does not run,
+// InvalidSecurity for a malformed signature.
 func ParseDetachedSignature(sig *etree.Element, opts DetachedOptions) (*DetachedSignature, error) {
 	if sig == nil || !isDSig(sig, "Signature") {
 		return nil, malformed(errors.New("not a ds:Signature element"))
@@ -106,7 +117,7 @@ func ParseDetachedSignature(sig *etree.Element, opts DetachedOptions) (*Detached
 	if err != nil {
 		return nil, err
 	}
-	prefixList, err := s.readSignedInfo(signedInfo, opts.Algorithms, maxRefs)
+	prefixList, err := s.readSignedInfo(signedInfo, opts, maxRefs)
 	if err != nil {
 		return nil, err
 	}
@@ -148,7 +159,8 @@ func (s *DetachedSignature) readChildren() (*etree.Element, error) {
 
 // readSignedInfo checks SignedInfo and reads its References; it returns
 // the InclusiveNamespaces PrefixList of its canonicalisation.
-func (s *DetachedSignature) readSignedInfo(si *etree.Element, policy AlgorithmPolicy, maxRefs int) (string, error) {
+func (s *DetachedSignature) readSignedInfo(si *etree.Element, opts DetachedOptions, maxRefs int) (string, error) {
+	policy := opts.Algorithms
 	kids := si.ChildElements()
 	if len(kids) < 3 || !isDSig(kids[0], "CanonicalizationMethod") || !isDSig(kids[1], "SignatureMethod") {
 		return "", malformed(errors.New("SignedInfo must hold CanonicalizationMethod, SignatureMethod and References"))
@@ -159,9 +171,11 @@ func (s *DetachedSignature) readSignedInfo(si *etree.Element, policy AlgorithmPo
 	}
 	method := strings.TrimSpace(kids[1].SelectAttrValue("Algorithm", ""))
 	alg, ok := signatureAlgorithmByURI(method)
-	if !ok || !policy.AllowsSignature(alg) {
+	if !ok || alg.IsHMAC() != opts.HMAC || !policy.AllowsSignature(alg) {
 		return "", soap.NewFault(soap.UnsupportedAlgorithm, "signature algorithm not allowed", fmt.Errorf("SignatureMethod %q", truncateText(method, 120)))
 	}
+	// No method here takes parameters; HMACOutputLength in particular
+	// would let a truncated MAC through (CVE-2009-0217).
 	if len(kids[1].ChildElements()) != 0 {
 		return "", malformed(errors.New("SignatureMethod has parameters"))
 	}
@@ -273,8 +287,9 @@ func isPlainID(id string) bool {
 
 // VerifySignatureValue checks the SignatureValue over the canonical
 // SignedInfo with pub: RSA PKCS#1 v1.5 (at least MinRSABits) or ECDSA
-// P-256 in the r||s form of XML Signature. A key of the wrong kind or size
-// is an UnsupportedAlgorithm fault, a signature that does not verify a
+// P-256 in the r||s form of XML Signature. A key of the wrong size is an
+// UnsupportedAlgorithm fault; a key that does not fit the SignatureMethod
+// (an HMAC method fits none) or a signature that does not verify is a
 // FailedCheck fault.
 func (s *DetachedSignature) VerifySignatureValue(pub crypto.PublicKey) error {
 	hash := s.Algorithm.Hash()
@@ -309,6 +324,29 @@ func (s *DetachedSignature) VerifySignatureValue(pub crypto.PublicKey) error {
 	}
 	if err != nil {
 		return soap.NewFault(soap.FailedCheck, "the signature is not valid", err)
+	}
+	return nil
+}
+
+// VerifySignatureValueHMAC checks an HMAC SignatureValue over the
+// canonical SignedInfo with the shared secret key. The value must have the
+// hash's full length, so a truncated MAC fails, and is compared in
+// constant time. A key shorter than MinHMACKeySize is an
+// UnsupportedAlgorithm fault; a public-key SignatureMethod or a value that
+// does not verify is a FailedCheck fault.
+func (s *DetachedSignature) VerifySignatureValueHMAC(key []byte) error {
+	if !s.Algorithm.IsHMAC() {
+		return keyMismatch(s.Algorithm, "a shared secret key")
+	}
+	if len(key) < MinHMACKeySize {
+		return soap.NewFault(soap.UnsupportedAlgorithm, "the signing key is too small",
+			fmt.Errorf("HMAC key of %d bytes, at least %d required", len(key), MinHMACKeySize))
+	}
+	mac := hmac.New(s.Algorithm.Hash().New, key)
+	mac.Write(s.canonicalSignedInfo)
+	if !hmac.Equal(mac.Sum(nil), s.value) {
+		return soap.NewFault(soap.FailedCheck, "the signature is not valid",
+			fmt.Errorf("%s value of %d bytes does not verify", s.Algorithm, len(s.value)))
 	}
 	return nil
 }
