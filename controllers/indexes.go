@@ -121,6 +121,9 @@ func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
 	if s.TLS != nil {
 		add(&s.TLS.SecretRef)
 	}
+	if s.RequestDecryption != nil {
+		add(&s.RequestDecryption.SecretRef)
+	}
 	if ut := s.Authentication.UsernameToken; ut != nil && ut.UserStore != nil {
 		add(ut.UserStore.SecretRef)
 		if l := ut.UserStore.LDAP; l != nil {

@@ -80,6 +80,14 @@ type SecurityTokenServiceSpec struct {
 	// +optional
 	TLS *TLSSpec `json:"tls,omitempty"`
 
+	// RequestDecryption lets clients encrypt their requests (the Body, a
+	// UsernameToken, header blocks) for the STS, with a key pair of its own
+	// (AD FS's token-decrypting certificate), never the signing key. Its
+	// certificate is published in the WSDL and the metadata exchange.
+	// Without it, an encrypted request is refused.
+	// +optional
+	RequestDecryption *RequestDecryptionSpec `json:"requestDecryption,omitempty"`
+
 	// TokenLifetime is how long issued tokens are valid, as a duration such as
 	// "1h" or "15m", at most 24h. A RelyingParty can set its own.
 	// +optional
@@ -101,7 +109,9 @@ type SecurityTokenServiceSpec struct {
 	// +kubebuilder:default={}
 	Authentication AuthenticationSpec `json:"authentication,omitempty"`
 
-	// ReplayDetection refuses a message, or a user token, that was seen before.
+	// ReplayDetection picks where the STS remembers the nonces, Kerberos
+	// authenticators and signed messages it has seen, so that a replay is
+	// refused (detection is always on).
 	// +optional
 	// +kubebuilder:default={}
 	ReplayDetection ReplayDetectionSpec `json:"replayDetection,omitempty"`
@@ -167,6 +177,24 @@ type SigningSpec struct {
 	DigestAlgorithm DigestAlgorithm `json:"digestAlgorithm,omitempty"`
 }
 
+// RequestDecryptionSpec names the key that decrypts requests and the
+// algorithms accepted.
+type RequestDecryptionSpec struct {
+	// SecretRef names a kubernetes.io/tls Secret ("tls.crt" and "tls.key")
+	// holding an RSA key pair used for nothing else.
+	SecretRef SecretKeySelector `json:"secretRef"`
+
+	// DataAlgorithms lists the data encryption algorithms accepted. The
+	// default accepts AES-GCM only; CBC and 3DES modes, open to padding
+	// oracle attacks, are accepted only when listed here.
+	// +optional
+	// +kubebuilder:default={aes256-gcm,aes128-gcm}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=6
+	// +listType=set
+	DataAlgorithms []DataAlgorithm `json:"dataAlgorithms,omitempty"`
+}
+
 // TLSSpec names the serving certificate.
 type TLSSpec struct {
 	// SecretRef names a kubernetes.io/tls Secret with the serving certificate
@@ -190,6 +218,17 @@ type AuthenticationSpec struct {
 	// Kerberos accepts a Kerberos AP-REQ in a WS-Security BinarySecurityToken.
 	// +optional
 	Kerberos *KerberosSpec `json:"kerberos,omitempty"`
+
+	// MaxMessageAge is how old a request may be, by the Created time of its
+	// wsu:Timestamp (and of a PasswordDigest UsernameToken), such as "5m".
+	// An older one is refused as expired; an Expires further away than this
+	// is shortened to it, so that a captured request cannot be replayed for
+	// long. At most 1h.
+	// +optional
+	// +kubebuilder:default="5m"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('1h')",message="maxMessageAge must be a duration such as 5m, greater than zero and at most 1h"
+	MaxMessageAge *metav1.Duration `json:"maxMessageAge,omitempty"`
 
 	// Lockout refuses sign-ins for a while after repeated failures (an
 	// extranet lockout, as AD FS offers): per user name and per client
@@ -370,17 +409,10 @@ type KerberosSpec struct {
 	KeytabSecretRef *SecretKeySelector `json:"keytabSecretRef,omitempty"`
 }
 
-// ReplayDetectionSpec refuses replayed messages and user tokens.
+// ReplayDetectionSpec picks where replay records are kept. Detection itself
+// is always on: a UsernameToken nonce, a Kerberos authenticator or a signed
+// message seen before is refused.
 type ReplayDetectionSpec struct {
-	// Messages refuses a request whose signature or digest was seen within
-	// the freshness window.
-	// +optional
-	Messages bool `json:"messages,omitempty"`
-
-	// UserTokens refuses a UsernameToken nonce that was seen before.
-	// +optional
-	UserTokens bool `json:"userTokens,omitempty"`
-
 	// Store is where seen messages are remembered. In memory by default,
 	// which protects one pod; use redis so that every replica refuses a
 	// replay seen by any other.

@@ -40,6 +40,11 @@ type STS struct {
 	Signing       SigningKey
 	TokenLifetime time.Duration
 	MaxClockSkew  time.Duration
+	// MaxMessageAge bounds how old a request's Timestamp (or PasswordDigest
+	// token) may be, and how far its Expires may lie after its Created.
+	MaxMessageAge time.Duration
+	// RequestDecryption decrypts encrypted requests; nil refuses them.
+	RequestDecryption *RequestDecryption
 
 	UsernameToken UsernameTokenAuth
 	X509          X509Auth
@@ -79,15 +84,24 @@ type Lockout struct {
 // Enabled reports whether lockout is on.
 func (l Lockout) Enabled() bool { return l.Threshold > 0 && l.Window > 0 }
 
-// Replay says which replays are refused and where seen messages are kept.
+// Replay says where seen nonces, authenticators and messages are kept;
+// detection itself is always on.
 type Replay struct {
-	Messages   bool
-	UserTokens bool
 	// MaxEntries bounds the in-memory store.
 	MaxEntries int
 	// Redis, when set, keeps seen messages in a Redis server shared by all
 	// replicas instead of in memory.
 	Redis *Redis
+}
+
+// RequestDecryption is the STS's key for encrypted requests, kept apart
+// from the signing key.
+type RequestDecryption struct {
+	Key         crypto.Decrypter
+	Certificate *x509.Certificate
+	// DataAlgorithms lists the accepted data encryption algorithms by
+	// their configuration names (aes256-gcm, ...).
+	DataAlgorithms []string
 }
 
 // Redis is where a shared replay store lives.

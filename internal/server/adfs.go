@@ -1,7 +1,6 @@
 package server
 
 import (
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -131,12 +130,14 @@ func (ep endpoint) checkVersion(v wstrust.Version) error {
 // endpoint's mechanism, naming the endpoint for the credentials it carries.
 // A UsernameToken may come with a signature (proving a key for a
 // holder-of-key token); it is still a usernamemixed request.
-func (ep endpoint) checkCredentials(h *wssec.Header, conn *tls.ConnectionState) error {
-	var ut, kerberos, signed bool
+func (ep endpoint) checkCredentials(h *wssec.Header, t wssec.Transport) error {
+	kerberos := len(t.Negotiate) > 0
+	var ut, signed bool
 	if h != nil {
-		ut, kerberos, signed = len(h.UsernameTokens) > 0, kerberosToken(h) != nil, len(h.Signatures) > 0
+		ut, signed = len(h.UsernameTokens) > 0, len(h.Signatures) > 0
+		kerberos = kerberos || h.KerberosToken() != nil
 	}
-	clientCert := conn != nil && len(conn.PeerCertificates) > 0
+	clientCert := len(t.PeerCertificates) > 0
 	var accepted bool
 	var wants string
 	switch ep.mechanism {

@@ -2,9 +2,10 @@ package server
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"net/http"
+	"sync"
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/issuer"
@@ -12,115 +13,143 @@ import (
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/soap"
 	"github.com/trustbroker/trustbroker/internal/wssec"
+	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
-// usernameTokenMaxAge bounds how old a PasswordDigest token's Created may be.
-const usernameTokenMaxAge = 5 * time.Minute
-
-// denied is the fault for every failed authentication: the caller learns
-// nothing about which part was wrong; the log says.
-func denied(cause error) *soap.Fault {
-	return soap.NewFault(soap.FailedAuthentication, "Access denied: the credentials could not be verified.", cause)
-}
-
-// authenticate establishes who is calling: by the message's credentials (a
-// UsernameToken, an X.509 signature, a Kerberos ticket) when it carries any,
-// else by the TLS client certificate. A signature is verified whenever there
-// is one; with a UsernameToken it names the certificate the caller proved
-// it holds (for holder-of-key tokens bound to it).
-func (s *Server) authenticate(ctx context.Context, snap *policy.Snapshot, env *soap.Envelope, h *wssec.Header, conn *tls.ConnectionState, now time.Time) (issuer.Principal, error) {
-	if h != nil && h.Timestamp != nil {
-		if err := wssec.CheckTimestamp(h.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
-			return issuer.Principal{}, err
-		}
-	}
-	if ticket := kerberosToken(h); ticket != nil {
-		return s.kerberos(ctx, snap, ticket, now)
-	}
-	var signed *wssec.MessageSignature
-	if h != nil && len(h.Signatures) > 0 {
-		var err error
-		if signed, err = messageSignature(snap, env, h, now); err != nil {
-			return issuer.Principal{}, err
-		}
-	}
-	switch {
-	case h != nil && len(h.UsernameTokens) > 1:
-		return issuer.Principal{}, soap.Faultf(soap.InvalidSecurity, "The request carries %d UsernameTokens; send one.", len(h.UsernameTokens))
-	case h != nil && len(h.UsernameTokens) == 1:
-		who, err := usernameToken(ctx, snap, h, now)
-		if err == nil && signed != nil {
-			who.Certificate = signed.Certificate
-		}
-		return who, err
-	case signed != nil:
-		return withStoredUser(ctx, snap, certificatePrincipal(signed.Certificate, now)), nil
-	case conn != nil && len(conn.PeerCertificates) > 0:
-		cert, err := trustedCertificate(snap.STS.X509, conn.PeerCertificates, now)
-		if err != nil {
-			return issuer.Principal{}, denied(fmt.Errorf("TLS client certificate: %w", err))
-		}
-		return withStoredUser(ctx, snap, certificatePrincipal(cert, now)), nil
-	case h == nil:
-		return issuer.Principal{}, denied(errors.New("the request has no wsse:Security header and no TLS client certificate"))
-	default:
-		return issuer.Principal{}, soap.Faultf(soap.UnsupportedSecurityToken, "The request carries no credentials this STS accepts: send a wsse:UsernameToken, an X.509 signature, a Kerberos ticket or a TLS client certificate.")
-	}
-}
-
-// kerberosToken is the header's Kerberos BinarySecurityToken, if any.
-func kerberosToken(h *wssec.Header) *wssec.BinarySecurityToken {
-	if h == nil {
-		return nil
-	}
-	for _, bst := range h.BinarySecurityTokens {
-		if bst.IsKerberos() {
-			return bst
-		}
-	}
-	return nil
-}
-
-// usernameToken authenticates the header's one UsernameToken.
-func usernameToken(ctx context.Context, snap *policy.Snapshot, h *wssec.Header, now time.Time) (issuer.Principal, error) {
-	ut := h.UsernameTokens[0]
-	auth := snap.STS.UsernameToken
-	if !auth.Enabled || snap.Users == nil {
-		return issuer.Principal{}, soap.Faultf(soap.UnsupportedSecurityToken, "UsernameToken authentication is not enabled on this STS.")
-	}
-	user, err := checkPassword(ctx, snap.Users, auth, ut, now, snap.STS.MaxClockSkew)
+// caller runs the request through the inbound message-security pipeline
+// (wssec.Inbound) and names the principal it authenticated.
+func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env *soap.Envelope, now time.Time) (*wssec.Caller, error) {
+	base, err := s.inbound.forSnapshot(snap)
 	if err != nil {
-		return issuer.Principal{}, err
+		return nil, soap.NewFault(soap.RequestFailed, "The STS cannot check credentials at the moment.", err)
 	}
-	return issuer.Principal{User: user, Method: saml.AuthnPassword, Instant: now}, nil
+	negotiate, err := negotiateToken(r)
+	if err != nil {
+		return nil, err
+	}
+	t := wssec.Transport{TLS: r.TLS != nil, Negotiate: negotiate}
+	if r.TLS != nil {
+		t.PeerCertificates = r.TLS.PeerCertificates
+	}
+	in := *base
+	in.Replay = s.Replay.For(snap)
+	in.CheckCredentials = ep.checkCredentials
+	if snap.STS.Lockout.Enabled() {
+		in.Attempts = s.lockoutGuard(r, snap)
+	}
+	return in.Process(r.Context(), env, t, now)
 }
 
-func checkPassword(ctx context.Context, users policy.UserStore, auth policy.UsernameTokenAuth, ut *wssec.UsernameToken, now time.Time, skew time.Duration) (*policy.User, error) {
+// principal is the issuer's view of an authenticated caller: a certificate
+// or Kerberos caller gets the roles and attributes the user store holds
+// for its name.
+func principal(ctx context.Context, snap *policy.Snapshot, c *wssec.Caller, now time.Time) issuer.Principal {
+	switch c.Method {
+	case wssec.Password:
+		return issuer.Principal{User: c.User, Method: saml.AuthnPassword, Instant: now, Certificate: c.Certificate}
+	case wssec.X509Signature, wssec.TLSCertificate:
+		return withStoredUser(ctx, snap, certificatePrincipal(c.Certificate, now))
+	case wssec.Kerberos:
+		id := c.Kerberos
+		who := issuer.Principal{User: &policy.User{Name: id.Name(), Attributes: map[string][]string{"realm": {id.Realm}}}, Method: saml.AuthnKerberos, Instant: id.AuthTime}
+		return withStoredUser(ctx, snap, who)
+	}
+	return issuer.Principal{}
+}
+
+// noCredentials refuses a request that carried no credentials and may not
+// go on as an anonymous token translation.
+func noCredentials(c *wssec.Caller) error {
+	if c.Header == nil {
+		return wssec.Denied(errors.New("the request has no wsse:Security header and no TLS client certificate"))
+	}
+	return soap.Faultf(soap.UnsupportedSecurityToken, "The request carries no credentials this STS accepts: send a wsse:UsernameToken, an X.509 signature, a Kerberos ticket or a TLS client certificate.")
+}
+
+// inboundPipelines builds a snapshot's wssec.Inbound once per policy
+// generation: parsing a keytab or a decryption key need not happen per
+// request.
+type inboundPipelines struct {
+	mu  sync.Mutex
+	gen uint64
+	in  *wssec.Inbound
+}
+
+func (c *inboundPipelines) forSnapshot(snap *policy.Snapshot) (*wssec.Inbound, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.in != nil && c.gen == snap.Generation {
+		return c.in, nil
+	}
+	in, err := newInbound(snap)
+	if err != nil {
+		return nil, err
+	}
+	c.in, c.gen = in, snap.Generation
+	return in, nil
+}
+
+// newInbound turns the STS's authentication settings into a pipeline.
+func newInbound(snap *policy.Snapshot) (*wssec.Inbound, error) {
+	sts := &snap.STS
+	in := &wssec.Inbound{MaxClockSkew: sts.MaxClockSkew, MaxMessageAge: sts.MaxMessageAge}
+	if d := sts.RequestDecryption; d != nil {
+		allowed := xmlsec.EncryptionPolicy{}
+		for _, name := range d.DataAlgorithms {
+			a, err := xmlsec.ParseDataAlgorithm(name)
+			if err != nil {
+				return nil, fmt.Errorf("requestDecryption: %w", err)
+			}
+			allowed.Data = append(allowed.Data, a)
+		}
+		in.Decrypter = &xmlsec.Decrypter{Key: d.Key, Allowed: allowed}
+	}
+	if sts.X509.Enabled {
+		in.X509 = &wssec.X509Trust{Roots: sts.X509.Roots, Pinned: sts.X509.Pinned}
+	}
+	if k := sts.Kerberos; k != nil {
+		v, err := wssec.NewKerberosVerifier(k.ServicePrincipal, k.Keytab, sts.MaxClockSkew)
+		if err != nil {
+			return nil, err
+		}
+		in.Kerberos = v
+	}
+	if sts.UsernameToken.Enabled && snap.Users != nil {
+		in.Passwords = passwords{users: snap.Users, auth: sts.UsernameToken}
+	}
+	return in, nil
+}
+
+// passwords checks UsernameTokens against the snapshot's user store.
+type passwords struct {
+	users policy.UserStore
+	auth  policy.UsernameTokenAuth
+}
+
+// CheckPassword implements wssec.PasswordChecker.
+func (p passwords) CheckPassword(ctx context.Context, ut *wssec.UsernameToken) (*policy.User, error) {
 	if !ut.HasPassword {
-		return nil, denied(fmt.Errorf("UsernameToken for %q has no password", ut.Username))
+		return nil, wssec.Denied(fmt.Errorf("UsernameToken for %q has no password", ut.Username))
 	}
 	if !ut.IsDigest() {
-		if !auth.AllowText {
+		if !p.auth.AllowText {
 			return nil, soap.Faultf(soap.UnsupportedSecurityToken, "PasswordText is not accepted by this STS; send a PasswordDigest.")
 		}
-		u, err := users.Authenticate(ctx, ut.Username, string(ut.Password))
+		u, err := p.users.Authenticate(ctx, ut.Username, string(ut.Password))
 		if err != nil {
 			return nil, storeFault(ut.Username, err)
 		}
 		return u, nil
 	}
-	if !auth.AllowDigest {
+	if !p.auth.AllowDigest {
 		return nil, soap.Faultf(soap.UnsupportedSecurityToken, "PasswordDigest is not accepted by this STS; send the password as PasswordText over TLS.")
 	}
-	if err := wssec.CheckUsernameTokenFreshness(ut, now, skew, usernameTokenMaxAge); err != nil {
-		return nil, err
-	}
-	password, u, err := users.PlainPassword(ctx, ut.Username)
+	password, u, err := p.users.PlainPassword(ctx, ut.Username)
 	if err != nil {
 		return nil, storeFault(ut.Username, err)
 	}
 	if !wssec.VerifyDigest(ut, password) {
-		return nil, denied(fmt.Errorf("user %q: %w", ut.Username, policy.ErrBadCredentials))
+		return nil, wssec.Denied(fmt.Errorf("user %q: %w", ut.Username, policy.ErrBadCredentials))
 	}
 	return u, nil
 }
@@ -130,7 +159,7 @@ func checkPassword(ctx context.Context, users policy.UserStore, auth policy.User
 // which the caller must not mistake for a wrong password.
 func storeFault(username string, err error) *soap.Fault {
 	if errors.Is(err, policy.ErrBadCredentials) || errors.Is(err, policy.ErrNoPlainPassword) {
-		return denied(fmt.Errorf("user %q: %w", username, err))
+		return wssec.Denied(fmt.Errorf("user %q: %w", username, err))
 	}
 	return soap.NewFault(soap.RequestFailed, "The user directory cannot be reached; try again later.", fmt.Errorf("user %q: %w", username, err))
 }

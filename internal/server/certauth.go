@@ -4,7 +4,6 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
-	"fmt"
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/issuer"
@@ -28,42 +27,6 @@ func TLSConfig(holder *policy.Holder) *tls.Config {
 			return snap.STS.TLS, nil
 		},
 	}
-}
-
-// trustedCertificate checks a caller's certificate chain (leaf first, then
-// what the caller sent to help build the path) against the STS's X.509
-// trust: a registered client certificate, or a chain to a trusted CA.
-func trustedCertificate(auth policy.X509Auth, chain []*x509.Certificate, now time.Time) (*x509.Certificate, error) {
-	if !auth.Enabled {
-		return nil, errors.New("X.509 authentication is not enabled")
-	}
-	if len(chain) == 0 {
-		return nil, errors.New("no certificate")
-	}
-	leaf := chain[0]
-	for _, p := range auth.Pinned {
-		if p.Equal(leaf) {
-			if now.Before(leaf.NotBefore) || now.After(leaf.NotAfter) {
-				return nil, fmt.Errorf("registered certificate %q is not valid at %s", leaf.Subject, now.UTC().Format(time.RFC3339))
-			}
-			return leaf, nil
-		}
-	}
-	if auth.Roots == nil {
-		return nil, fmt.Errorf("certificate %q is not a registered client certificate", leaf.Subject)
-	}
-	intermediates := x509.NewCertPool()
-	for _, c := range chain[1:] {
-		intermediates.AddCert(c)
-	}
-	_, err := leaf.Verify(x509.VerifyOptions{
-		Roots: auth.Roots, Intermediates: intermediates, CurrentTime: now,
-		KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
-	})
-	if err != nil {
-		return nil, fmt.Errorf("certificate %q: %w", leaf.Subject, err)
-	}
-	return leaf, nil
 }
 
 // certificatePrincipal is the caller a trusted certificate names: its common

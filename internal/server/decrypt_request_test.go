@@ -11,20 +11,39 @@ import (
 	"github.com/beevik/etree"
 
 	"github.com/trustbroker/trustbroker/internal/client"
+	"github.com/trustbroker/trustbroker/internal/devkeys"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
-// TestEncryptedRequestBody: a request whose Body is encrypted for the STS
-// certificate is decrypted and answered, with the data key inside the
-// EncryptedData or, as WS-Security clients send it, in an EncryptedKey of
-// the Security header that lists the EncryptedData.
+// decryptingSTS serves the samples with a request-decryption key of its
+// own (spec.requestDecryption), accepting the listed data algorithms
+// (none listed: the default, AES-GCM only).
+func decryptingSTS(t *testing.T, algorithms ...string) (*testfixture.STS, *devkeys.Pair) {
+	t.Helper()
+	pair, err := devkeys.NewRSA("sts-decryption", time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	decryption := "  requestDecryption:\n    secretRef: {name: sts-decryption}\n"
+	if len(algorithms) > 0 {
+		decryption += "    dataAlgorithms: [" + strings.Join(algorithms, ", ") + "]\n"
+	}
+	manifests := stsManifest(t, "  tokenLifetime: 1h\n", decryption+"  tokenLifetime: 1h\n")
+	manifests["decryption.key.yaml"] = string(pair.SecretYAML("sts-decryption"))
+	return testfixture.StartSTS(t, manifests), pair
+}
+
+// TestEncryptedRequestBody: a request whose Body is encrypted for the STS's
+// request-decryption certificate is decrypted and answered, with the data
+// key inside the EncryptedData or, as WS-Security clients send it, in an
+// EncryptedKey of the Security header that lists the EncryptedData.
 func TestEncryptedRequestBody(t *testing.T) {
-	sts := testfixture.StartSTS(t, nil)
+	sts, decryption := decryptingSTS(t)
 	for _, layout := range []string{"key in KeyInfo", "key in the Security header"} {
 		t.Run(layout, func(t *testing.T) {
-			status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: sts.Signing.Cert, keyInHeader: layout == "key in the Security header"})
+			status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: decryption.Cert, keyInHeader: layout == "key in the Security header"})
 			if status != http.StatusOK {
 				t.Fatalf("status %d:\n%s", status, body)
 			}
@@ -36,13 +55,13 @@ func TestEncryptedRequestBody(t *testing.T) {
 		})
 	}
 	t.Run("encrypted UsernameToken in the Security header", func(t *testing.T) {
-		status, body := postEncrypted(t, sts, encryptedPart{path: "//UsernameToken", cert: sts.Signing.Cert, keyInHeader: true})
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//UsernameToken", cert: decryption.Cert, keyInHeader: true})
 		if status != http.StatusOK {
 			t.Fatalf("status %d:\n%s", status, body)
 		}
 	})
 	t.Run("encrypted header block in an EncryptedHeader", func(t *testing.T) {
-		status, body := postEncrypted(t, sts, encryptedPart{path: "//MessageID", cert: sts.Signing.Cert, keyInHeader: true, wrap: true})
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//MessageID", cert: decryption.Cert, keyInHeader: true, wrap: true})
 		if status != http.StatusOK {
 			t.Fatalf("status %d:\n%s", status, body)
 		}
@@ -52,8 +71,26 @@ func TestEncryptedRequestBody(t *testing.T) {
 	})
 	t.Run("encrypted for another key", func(t *testing.T) {
 		status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: newRelyingPartyKeys(t).pair.Cert})
-		expectFault(t, status, body, "1.2", nsSecExt, "FailedCheck", "")
+		expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "could not be verified")
 	})
+	t.Run("encrypted for the signing key", func(t *testing.T) {
+		// The signing key never decrypts: a request encrypted for the
+		// certificate that signs tokens is refused.
+		status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: sts.Signing.Cert})
+		expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "could not be verified")
+	})
+}
+
+// TestEncryptedRequestWithoutDecryptionKey: an STS without
+// requestDecryption refuses encrypted requests instead of decrypting them
+// with its signing key.
+func TestEncryptedRequestWithoutDecryptionKey(t *testing.T) {
+	sts := testfixture.StartSTS(t, nil)
+	status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: sts.Signing.Cert})
+	expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "could not be verified")
+	if !strings.Contains(sts.Logs.String(), "no requestDecryption key is configured") {
+		t.Errorf("the log does not say why:\n%s", sts.Logs.String())
+	}
 }
 
 // encryptedPart says which part of alice's request to encrypt, for which
@@ -61,6 +98,8 @@ func TestEncryptedRequestBody(t *testing.T) {
 type encryptedPart struct {
 	path string // the element to encrypt, e.g. "//Body/*"
 	cert *x509.Certificate
+	// data is the data encryption algorithm; empty takes the default.
+	data xmlsec.DataAlgorithm
 	// keyInHeader puts the EncryptedKey into the Security header with a
 	// ReferenceList (the WS-Security layout) instead of the EncryptedData's
 	// KeyInfo; wrap also wraps the EncryptedData in a WS-Security 1.1
@@ -72,6 +111,14 @@ type encryptedPart struct {
 // the status and body of the answer.
 func postEncrypted(t *testing.T, sts *testfixture.STS, p encryptedPart) (int, []byte) {
 	t.Helper()
+	sealed, contentType := sealRequest(t, sts, p)
+	return post(t, sts.URL, contentType, sealed)
+}
+
+// sealRequest builds alice's request with one part encrypted, and checks
+// that none of the part's texts (AppliesTo, password, MessageID) shows.
+func sealRequest(t *testing.T, sts *testfixture.STS, p encryptedPart) ([]byte, string) {
+	t.Helper()
 	r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: echoService, Now: time.Now()}
 	envelope, contentType, err := r.Envelope()
 	if err != nil {
@@ -82,16 +129,11 @@ func postEncrypted(t *testing.T, sts *testfixture.STS, p encryptedPart) (int, []
 		t.Fatal(err)
 	}
 	part := doc.FindElement(p.path)
-	var secrets []string // the part's texts (AppliesTo, password, MessageID), none may show
-	for _, el := range append([]*etree.Element{part}, part.FindElements(".//*")...) {
-		if text := strings.TrimSpace(el.Text()); len(text) >= 8 {
-			secrets = append(secrets, text)
-		}
-	}
+	secrets := partTexts(part)
 	if len(secrets) == 0 {
 		t.Fatalf("%s has no text to hide", p.path)
 	}
-	encData, err := (&xmlsec.Encrypter{Certificate: p.cert}).EncryptElement(part)
+	encData, err := (&xmlsec.Encrypter{Certificate: p.cert, Data: p.data}).EncryptElement(part)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,7 +159,25 @@ func postEncrypted(t *testing.T, sts *testfixture.STS, p encryptedPart) (int, []
 			t.Fatalf("the encrypted part still shows %q", secret)
 		}
 	}
-	resp, err := http.Post(sts.URL, contentType, bytes.NewReader(sealed))
+	return sealed, contentType
+}
+
+// partTexts are the texts of el and its descendants long enough to be
+// recognised.
+func partTexts(el *etree.Element) []string {
+	var texts []string
+	for _, e := range append([]*etree.Element{el}, el.FindElements(".//*")...) {
+		if text := strings.TrimSpace(e.Text()); len(text) >= 8 {
+			texts = append(texts, text)
+		}
+	}
+	return texts
+}
+
+// post sends a request and returns the status and body of the answer.
+func post(t *testing.T, url, contentType string, body []byte) (int, []byte) {
+	t.Helper()
+	resp, err := http.Post(url, contentType, bytes.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}

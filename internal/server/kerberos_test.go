@@ -104,7 +104,9 @@ func TestKerberosNegotiate(t *testing.T) {
 		"    kerberos:\n      enabled: true\n      servicePrincipal: "+stsPrincipal+"@"+realm.Realm+"\n      keytabSecretRef: {name: keytab}\n")
 	manifests["keytab.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata: {name: keytab}\ndata:\n  krb5.keytab: " + base64.StdEncoding.EncodeToString(keytab) + "\n"
 	sts := testfixture.StartSTS(t, manifests)
-	endpoint := strings.TrimSuffix(sts.URL, "/sts") + "/adfs/services/trust/13/windowstransport"
+	base, tlsClient := serveAlso(t, sts, true, nil)
+	endpoint := base + "/adfs/services/trust/13/windowstransport"
+	plainEndpoint := strings.TrimSuffix(sts.URL, "/sts") + "/adfs/services/trust/13/windowstransport"
 
 	mex, err := http.Get(strings.TrimSuffix(sts.URL, "/sts") + "/adfs/services/trust/mex")
 	if err != nil {
@@ -144,13 +146,13 @@ func TestKerberosNegotiate(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	post := func(authorization string) (*http.Response, []byte) {
-		req, _ := http.NewRequest(http.MethodPost, endpoint, bytes.NewReader(envelope))
+	postTo := func(url string, c *http.Client, authorization string) (*http.Response, []byte) {
+		req, _ := http.NewRequest(http.MethodPost, url, bytes.NewReader(envelope))
 		req.Header.Set("Content-Type", contentType)
 		if authorization != "" {
 			req.Header.Set("Authorization", authorization)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := c.Do(req)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -159,10 +161,17 @@ func TestKerberosNegotiate(t *testing.T) {
 		body.ReadFrom(resp.Body)
 		return resp, body.Bytes()
 	}
+	post := func(authorization string) (*http.Response, []byte) { return postTo(endpoint, tlsClient, authorization) }
+	// Over plain HTTP nothing binds the token to this request: refused
+	// before the ticket is looked at.
+	negotiate := "Negotiate " + base64.StdEncoding.EncodeToString(spnegoToken)
+	if resp, body := postTo(plainEndpoint, http.DefaultClient, negotiate); resp.StatusCode == http.StatusOK || !strings.Contains(string(body), "only over HTTPS") {
+		t.Fatalf("Negotiate over plain HTTP: status %d\n%s", resp.StatusCode, body)
+	}
 	if resp, _ := post(""); resp.StatusCode != http.StatusUnauthorized || resp.Header.Get("WWW-Authenticate") != "Negotiate" {
 		t.Fatalf("no ticket: status %d, WWW-Authenticate %q; want a Negotiate challenge", resp.StatusCode, resp.Header.Get("WWW-Authenticate"))
 	}
-	resp, body := post("Negotiate " + base64.StdEncoding.EncodeToString(spnegoToken))
+	resp, body := post(negotiate)
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("status %d:\n%s", resp.StatusCode, body)
 	}

@@ -3,15 +3,11 @@ package server
 import (
 	"context"
 	"crypto/sha256"
-	"crypto/tls"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/http"
 	"strings"
-	"time"
 
-	"github.com/trustbroker/trustbroker/internal/issuer"
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/soap"
 	"github.com/trustbroker/trustbroker/internal/wssec"
@@ -35,56 +31,65 @@ type lockoutSubject struct {
 	key string
 }
 
-// authenticateWithLockout authenticates the caller unless the user named in
-// the request or the client address is locked out, and counts failures
-// against both. A locked-out caller gets the same fault as a wrong
-// password: the caller learns nothing, the audit log and the lockout metric
-// say what happened. The password of a locked-out user is not checked at
-// all, so guessing cannot go on and a directory behind the STS (whose own
-// lockout would lock the user out of everything) is spared.
-func (s *Server) authenticateWithLockout(r *http.Request, snap *policy.Snapshot, env *soap.Envelope, h *wssec.Header, now time.Time) (issuer.Principal, error) {
-	lock := snap.STS.Lockout
-	if !lock.Enabled() {
-		return s.authenticate(r.Context(), snap, env, h, r.TLS, now)
-	}
-	store := s.Replay.For(snap)
-	counter, ok := store.(wssec.Counter)
-	if !ok {
-		return issuer.Principal{}, soap.NewFault(soap.RequestFailed, "The STS cannot check sign-in attempts at the moment.",
+// lockoutGuard is the extranet lockout as the inbound pipeline asks it:
+// Allow refuses a caller when the user named in the request or the client
+// address is locked out, Failed counts a failure against both. A locked-out
+// caller gets the same fault as a wrong password: the caller learns
+// nothing, the audit log and the lockout metric say what happened. The
+// password of a locked-out user is not checked at all, so guessing cannot
+// go on and a directory behind the STS (whose own lockout would lock the
+// user out of everything) is spared.
+type lockoutGuard struct {
+	s    *Server
+	snap *policy.Snapshot
+	r    *http.Request
+}
+
+func (s *Server) lockoutGuard(r *http.Request, snap *policy.Snapshot) wssec.AttemptGuard {
+	return lockoutGuard{s: s, snap: snap, r: r}
+}
+
+// Allow implements wssec.AttemptGuard.
+func (g lockoutGuard) Allow(ctx context.Context, username string) error {
+	store := g.s.Replay.For(g.snap)
+	if _, ok := store.(wssec.Counter); !ok {
+		return soap.NewFault(soap.RequestFailed, "The STS cannot check sign-in attempts at the moment.",
 			fmt.Errorf("the replay store %T cannot count failed sign-ins", store))
 	}
-	subjects := s.lockoutSubjects(r, h)
-	for _, sub := range subjects {
-		locked, err := store.Holds(r.Context(), lockoutLockedPrefix+sub.key)
+	lock := g.snap.STS.Lockout
+	for _, sub := range g.s.lockoutSubjects(g.r, username) {
+		locked, err := store.Holds(ctx, lockoutLockedPrefix+sub.key)
 		if err != nil {
-			return issuer.Principal{}, soap.NewFault(soap.RequestFailed, "The STS cannot check sign-in attempts at the moment.", fmt.Errorf("lockout: %w", err))
+			return soap.NewFault(soap.RequestFailed, "The STS cannot check sign-in attempts at the moment.", fmt.Errorf("lockout: %w", err))
 		}
 		if locked {
-			return issuer.Principal{}, denied(fmt.Errorf("lockout: %s %q is locked out after %d failed sign-ins within %s; the credentials were not checked",
+			return wssec.Denied(fmt.Errorf("lockout: %s %q is locked out after %d failed sign-ins within %s; the credentials were not checked",
 				sub.scope, sub.name, lock.Threshold, lock.Window))
 		}
 	}
-	who, err := s.authenticate(r.Context(), snap, env, h, r.TLS, now)
-	if err == nil || !isAuthenticationFailure(err) || !carriesCredentials(h, r.TLS) {
-		return who, err
-	}
-	// A caller that hangs up must still be counted.
-	ctx := context.WithoutCancel(r.Context())
-	for _, sub := range subjects {
-		s.countFailure(ctx, snap, store, counter, sub)
-	}
-	return who, err
+	return nil
 }
 
-// lockoutSubjects are the client address and, when the request carries one
-// UsernameToken, its user name.
-func (s *Server) lockoutSubjects(r *http.Request, h *wssec.Header) []lockoutSubject {
+// Failed implements wssec.AttemptGuard.
+func (g lockoutGuard) Failed(ctx context.Context, username string) {
+	store := g.s.Replay.For(g.snap)
+	counter, ok := store.(wssec.Counter)
+	if !ok {
+		return
+	}
+	for _, sub := range g.s.lockoutSubjects(g.r, username) {
+		g.s.countFailure(ctx, g.snap, store, counter, sub)
+	}
+}
+
+// lockoutSubjects are the client address and, when the request names one,
+// the user.
+func (s *Server) lockoutSubjects(r *http.Request, username string) []lockoutSubject {
 	var subjects []lockoutSubject
-	if h != nil && len(h.UsernameTokens) == 1 && h.UsernameTokens[0].Username != "" {
+	if username != "" {
 		// User stores (LDAP, AD) compare names without case: so does the count.
-		name := strings.ToLower(h.UsernameTokens[0].Username)
-		sum := sha256.Sum256([]byte(name))
-		subjects = append(subjects, lockoutSubject{scope: "user", name: h.UsernameTokens[0].Username, key: "user:" + hex.EncodeToString(sum[:])})
+		sum := sha256.Sum256([]byte(strings.ToLower(username)))
+		subjects = append(subjects, lockoutSubject{scope: "user", name: username, key: "user:" + hex.EncodeToString(sum[:])})
 	}
 	if addr, ok := clientAddress(r, s.TrustedProxies); ok {
 		subjects = append(subjects, lockoutSubject{scope: "address", name: addr.String(), key: "address:" + addr.String()})
@@ -117,28 +122,4 @@ func (s *Server) countFailure(ctx context.Context, snap *policy.Snapshot, store 
 	if s.Metrics != nil {
 		s.Metrics.lockouts.WithLabelValues(sub.scope).Inc()
 	}
-}
-
-// isAuthenticationFailure reports whether err says the credentials were
-// wrong (a password, an untrusted certificate, a bad signature or ticket),
-// as opposed to a refused option, an expired message or the STS failing.
-func isAuthenticationFailure(err error) bool {
-	var f *soap.Fault
-	if !errors.As(err, &f) {
-		return false
-	}
-	switch f.Code {
-	case soap.FailedAuthentication, soap.TrustFailedAuthentication, soap.FailedCheck, soap.InvalidSecurityToken:
-		return true
-	}
-	return false
-}
-
-// carriesCredentials reports whether the request presented any credential:
-// a request with none (an anonymous token translation) has nothing to count.
-func carriesCredentials(h *wssec.Header, conn *tls.ConnectionState) bool {
-	if conn != nil && len(conn.PeerCertificates) > 0 {
-		return true
-	}
-	return h != nil && (len(h.UsernameTokens) > 0 || len(h.BinarySecurityTokens) > 0 || len(h.Signatures) > 0)
 }

@@ -269,7 +269,7 @@ func TestLockoutCountsFailedCertificates(t *testing.T) {
 func TestLockoutSharedByReplicas(t *testing.T) {
 	addr := testtools.StartRedis(t, "")
 	manifests := lockoutManifests(t, "2", "")
-	manifests["sts.yaml"] = strings.Replace(manifests["sts.yaml"], "    userTokens: true\n", "    userTokens: true\n    store:\n      redis: {address: '"+addr+"'}\n", 1)
+	manifests["sts.yaml"] = strings.Replace(manifests["sts.yaml"], "    store:\n      memory: {maxEntries: 100000}\n", "    store:\n      redis: {address: '"+addr+"'}\n", 1)
 	first, second := testfixture.StartSTS(t, manifests), testfixture.StartSTS(t, manifests)
 	clock := &settableClock{now: time.Now()}
 	a := startLockoutServer(t, first, clock, first.Server.Replay)

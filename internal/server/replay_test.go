@@ -19,8 +19,8 @@ import (
 // Redis server: a digest request accepted by one is refused by the other.
 func TestReplayOnAnotherReplicaRefused(t *testing.T) {
 	addr := testtools.StartRedis(t, "redis-pw")
-	shared := stsManifest(t, "    userTokens: true\n",
-		"    userTokens: true\n    store:\n      redis:\n        address: "+addr+"\n        passwordSecretRef: {name: redis}\n")
+	shared := stsManifest(t, "    store:\n      memory: {maxEntries: 100000}\n",
+		"    store:\n      redis:\n        address: "+addr+"\n        passwordSecretRef: {name: redis}\n")
 	shared["redis.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata: {name: redis}\nstringData: {password: redis-pw}\n"
 	first, second := testfixture.StartSTS(t, shared), testfixture.StartSTS(t, shared)
 
@@ -50,8 +50,8 @@ func TestReplayOnAnotherReplicaRefused(t *testing.T) {
 // TestReplayStoreDownRefuses: with the shared store unreachable, requests
 // that need it are refused rather than let through unchecked.
 func TestReplayStoreDownRefuses(t *testing.T) {
-	sts := testfixture.StartSTS(t, stsManifest(t, "    userTokens: true\n",
-		"    userTokens: true\n    store:\n      redis: {address: '"+testtools.FreePort(t)+"'}\n"))
+	sts := testfixture.StartSTS(t, stsManifest(t, "    store:\n      memory: {maxEntries: 100000}\n",
+		"    store:\n      redis: {address: '"+testtools.FreePort(t)+"'}\n"))
 	r := client.Request{Endpoint: sts.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
 	status, body, err := r.Do(http.DefaultClient)
 	if err != nil {
@@ -87,7 +87,7 @@ func manifestWithout(t *testing.T, manifest, line string) string {
 // invalid on another sharing the Redis store.
 func TestCancelSeenByAnotherReplica(t *testing.T) {
 	addr := testtools.StartRedis(t, "")
-	shared := stsManifest(t, "    userTokens: true\n", "    userTokens: true\n    store:\n      redis: {address: '"+addr+"'}\n")
+	shared := stsManifest(t, "    store:\n      memory: {maxEntries: 100000}\n", "    store:\n      redis: {address: '"+addr+"'}\n")
 	key, err := devkeys.NewRSA("shared-sts", time.Now(), time.Hour)
 	if err != nil {
 		t.Fatal(err)

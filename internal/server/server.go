@@ -41,7 +41,7 @@ type Server struct {
 	// requests that came over TLS.
 	AllowInsecureADFSPaths bool
 
-	kerberosVerifiers kerberosVerifiers
+	inbound inboundPipelines
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at
@@ -123,26 +123,43 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 		return nil, err
 	}
 	req.soap, req.addressing = env.Version, env.Addressing
-	if err := decryptRequest(snap, env, securityBlock(env)); err != nil {
+	plainRST := wstrust.VersionOf(env.Body.NamespaceURI()) != 0
+	if plainRST {
+		req.trustNS = wstrust.VersionOf(env.Body.NamespaceURI()).Namespace()
+	}
+
+	c, err := s.caller(r, ep, snap, env, now)
+	if err != nil {
+		if plainRST {
+			// For the audit line and metrics only: what a refused caller
+			// asked for, when it was not encrypted.
+			if rst, perr := wstrust.ParseRST(env.Body); perr == nil {
+				req.requestType, req.appliesTo = rst.RequestType, rst.AppliesTo
+			}
+		}
 		return nil, err
 	}
 	rst, err := wstrust.ParseRST(env.Body)
 	if err != nil {
+		if c.Decrypted {
+			// The RST was encrypted: how its plaintext fails to parse must
+			// not tell an attacker anything either.
+			return nil, wssec.Opaque(err)
+		}
 		return nil, err
 	}
 	req.trustNS, req.requestType, req.appliesTo = rst.Version.Namespace(), rst.RequestType, rst.AppliesTo
 	if err := ep.checkVersion(rst.Version); err != nil {
 		return nil, err
 	}
-
-	who, header, err := s.caller(r, ep, snap, env, rst, now)
-	if err != nil {
-		return nil, err
+	who := principal(r.Context(), snap, c, now)
+	if c.Method == wssec.Anonymous && !anonymousTranslation(snap, rst, c, r) {
+		return nil, noCredentials(c)
 	}
 	if who.User != nil {
 		req.user = who.User.Name
 	}
-	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(header), Store: s.Replay.For(snap), Now: now})
+	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(c.Header), Store: s.Replay.For(snap), Now: now})
 	if err != nil {
 		return nil, err
 	}
@@ -155,41 +172,6 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 		req.relyingParty = rp.Namespace + "/" + rp.Name
 	}
 	return s.respond(r, snap, env, rstr.Action(), el, now)
-}
-
-// caller establishes who is calling (see authenticate; an anonymous
-// requestor where translation allows one) and refuses replays.
-func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env *soap.Envelope, rst *wstrust.RST, now time.Time) (issuer.Principal, *wssec.Header, error) {
-	header, err := securityHeader(env)
-	if err != nil {
-		return issuer.Principal{}, nil, err
-	}
-	if header, err = negotiateCredentials(header, r); err != nil {
-		return issuer.Principal{}, nil, err
-	}
-	if err := ep.checkCredentials(header, r.TLS); err != nil {
-		return issuer.Principal{}, nil, err
-	}
-	who, err := s.authenticateWithLockout(r, snap, env, header, now)
-	if err != nil {
-		if !anonymousTranslation(snap, rst, header, r) {
-			return issuer.Principal{}, nil, err
-		}
-		if header != nil && header.Timestamp != nil {
-			if err := wssec.CheckTimestamp(header.Timestamp, now, snap.STS.MaxClockSkew); err != nil {
-				return issuer.Principal{}, nil, err
-			}
-		}
-		who = issuer.Principal{} // the issuer decides whether an anonymous requestor may translate
-	}
-	if header != nil {
-		guard := wssec.ReplayGuard{Store: s.Replay.For(snap), Messages: snap.STS.Replay.Messages, UserTokens: snap.STS.Replay.UserTokens,
-			MaxSkew: snap.STS.MaxClockSkew, UsernameTokenMaxAge: usernameTokenMaxAge}
-		if err := guard.Check(r.Context(), header, now); err != nil {
-			return issuer.Principal{}, nil, err
-		}
-	}
-	return who, header, nil
 }
 
 // respond wraps the answer in a SOAP envelope with a Security header, and
@@ -208,32 +190,17 @@ func (s *Server) respond(r *http.Request, snap *policy.Snapshot, env *soap.Envel
 	return resp, nil
 }
 
-// anonymousTranslation reports whether a request that failed to
-// authenticate may go on as an anonymous requestor: it carries no
-// credentials at all (no UsernameToken, signature or TLS client
-// certificate), asks for a token OnBehalfOf or ActAs someone, and the STS
-// does not require translating requestors to authenticate.
-func anonymousTranslation(snap *policy.Snapshot, rst *wstrust.RST, h *wssec.Header, r *http.Request) bool {
+// anonymousTranslation reports whether a request that carried no
+// credentials at all (no UsernameToken, signature, ticket or TLS client
+// certificate) may go on as an anonymous requestor: it asks for a token
+// OnBehalfOf or ActAs someone, and the STS does not require translating
+// requestors to authenticate. The issuer decides what such a requestor gets.
+func anonymousTranslation(snap *policy.Snapshot, rst *wstrust.RST, c *wssec.Caller, r *http.Request) bool {
 	if snap.STS.OnBehalfOf.RequireAuthenticatedRequestor || (rst.OnBehalfOf == nil && rst.ActAs == nil) || rst.RequestType != wstrust.RequestIssue {
 		return false
 	}
-	if r.TLS != nil && len(r.TLS.PeerCertificates) > 0 {
-		return false
-	}
+	h := c.Header
 	return h == nil || (len(h.UsernameTokens) == 0 && len(h.BinarySecurityTokens) == 0 && len(h.Signatures) == 0 && len(h.Assertions) == 0)
-}
-
-// securityHeader parses the one wsse:Security header addressed to the STS.
-func securityHeader(env *soap.Envelope) (*wssec.Header, error) {
-	blocks := env.Blocks(wssec.NSSecExt, "Security")
-	switch len(blocks) {
-	case 0:
-		return nil, nil
-	case 1:
-		return wssec.ParseHeader(blocks[0])
-	default:
-		return nil, soap.Faultf(soap.InvalidSecurity, "The request has %d wsse:Security headers for this STS; send one.", len(blocks))
-	}
 }
 
 // tokenResolver resolves "#id" references into the Security header.

@@ -4,6 +4,8 @@
 package source
 
 import (
+	"crypto"
+	"crypto/rsa"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -160,6 +162,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		Endpoint:      spec.Endpoint,
 		TokenLifetime: durationOr(spec.TokenLifetime, time.Hour),
 		MaxClockSkew:  durationOr(spec.MaxClockSkew, 5*time.Minute),
+		MaxMessageAge: durationOr(spec.Authentication.MaxMessageAge, 5*time.Minute),
 		AllowedRoles:  spec.Authentication.AllowedRoles,
 		SAML: policy.SAMLDefaults{
 			AttributeNamespace: spec.SAML.AttributeNamespace,
@@ -170,11 +173,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 			AllowedTokenTypes:             spec.OnBehalfOf.AllowedTokenTypes,
 			RequireAuthenticatedRequestor: spec.OnBehalfOf.RequireAuthenticatedRequestor,
 		},
-		Replay: policy.Replay{
-			Messages:   spec.ReplayDetection.Messages,
-			UserTokens: spec.ReplayDetection.UserTokens,
-			MaxEntries: 100000,
-		},
+		Replay: policy.Replay{MaxEntries: 100000},
 	}
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
 		return p, err
@@ -231,6 +230,13 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		p.TrustedAddresses = append(p.TrustedAddresses, prefix)
 	}
 
+	if d := spec.RequestDecryption; d != nil {
+		dec, err := requestDecryption(d, r)
+		if err != nil {
+			return p, fmt.Errorf("requestDecryption: %w", err)
+		}
+		p.RequestDecryption = dec
+	}
 	certPEM, keyPEM, err := r.keyPair(spec.Signing.SecretRef)
 	if err != nil {
 		return p, fmt.Errorf("signing key: %w", err)
@@ -249,6 +255,30 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
 	}
 	return p, nil
+}
+
+// requestDecryption reads the RSA key pair that decrypts requests.
+func requestDecryption(d *stsv1alpha1.RequestDecryptionSpec, r resolver) (*policy.RequestDecryption, error) {
+	certPEM, keyPEM, err := r.keyPair(d.SecretRef)
+	if err != nil {
+		return nil, err
+	}
+	key, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
+	if err != nil {
+		return nil, fmt.Errorf("Secret %s: %w", d.SecretRef.Name, err)
+	}
+	dec, ok := key.(crypto.Decrypter)
+	if _, isRSA := key.Public().(*rsa.PublicKey); !ok || !isRSA {
+		return nil, fmt.Errorf("Secret %s: the key must be RSA to decrypt requests", d.SecretRef.Name)
+	}
+	out := &policy.RequestDecryption{Key: dec, Certificate: chain[0], DataAlgorithms: []string{"aes256-gcm", "aes128-gcm"}}
+	if len(d.DataAlgorithms) > 0 {
+		out.DataAlgorithms = out.DataAlgorithms[:0]
+		for _, a := range d.DataAlgorithms {
+			out.DataAlgorithms = append(out.DataAlgorithms, string(a))
+		}
+	}
+	return out, nil
 }
 
 // x509Auth reads the CAs and registered certificates that authenticate callers.

@@ -37,6 +37,9 @@ func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.Rely
 	if spec.TLS != nil {
 		secret(&spec.TLS.SecretRef)
 	}
+	if spec.RequestDecryption != nil {
+		secret(&spec.RequestDecryption.SecretRef)
+	}
 	if ut := spec.Authentication.UsernameToken; ut != nil && ut.UserStore != nil {
 		secret(ut.UserStore.SecretRef)
 		if l := ut.UserStore.LDAP; l != nil {

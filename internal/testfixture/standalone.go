@@ -7,11 +7,11 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr"
-	"github.com/go-logr/logr/testr"
+	"github.com/go-logr/logr/funcr"
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/trustbroker/trustbroker/internal/devkeys"
@@ -36,6 +36,27 @@ type STS struct {
 	Server   *server.Server
 	// Registry holds the server's metrics.
 	Registry *prometheus.Registry
+	// Logs holds every log and audit line the STS wrote.
+	Logs *LogBuffer
+}
+
+// LogBuffer collects log lines; safe for concurrent use.
+type LogBuffer struct {
+	mu    sync.Mutex
+	lines []string
+}
+
+// String returns every line so far, one per line.
+func (b *LogBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.lines, "\n")
+}
+
+func (b *LogBuffer) add(line string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.lines = append(b.lines, line)
 }
 
 // StartSTS serves a fresh copy of the standalone samples, with extra
@@ -75,10 +96,14 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 	if err != nil {
 		t.Fatal(err)
 	}
-	log := logr.Discard()
-	if testing.Verbose() {
-		log = testr.New(t.(*testing.T))
-	}
+	s.Logs = &LogBuffer{}
+	verbose := testing.Verbose()
+	log := funcr.New(func(prefix, args string) {
+		s.Logs.add(prefix + " " + args)
+		if verbose {
+			t.Log(prefix, args)
+		}
+	}, funcr.Options{Verbosity: 1})
 	holder := &policy.Holder{}
 	s.Source = &source.FolderSource{Dir: dir, Folder: folder, Builder: &source.Builder{}, Holder: holder, Log: log}
 	if err := s.Source.Load(); err != nil {

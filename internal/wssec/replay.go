@@ -1,6 +1,7 @@
 package wssec
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -121,21 +122,20 @@ func writeField(h hash.Hash, b []byte) {
 	h.Write(b)
 }
 
-// ReplayGuard applies replay detection to a parsed header, as the
-// replayDetection settings of an STS ask. Call Check after the message has
-// been authenticated (password or signature verified): otherwise anyone
-// could fill the store with keys.
+// ReplayGuard records the parts of a message that make it unique, and
+// refuses a message whose record exists. Detection is always on: a signed
+// message, a UsernameToken nonce and a Kerberos authenticator (see
+// KerberosVerifier.Verify) are each remembered for as long as the freshness
+// checks would accept them, so a replay after that is refused as expired.
+// Records are made only for parts whose signature, password or ticket was
+// verified: otherwise anyone could fill the store.
 type ReplayGuard struct {
 	Store ReplayStore
-	// Messages turns on detection of replayed signed messages.
-	Messages bool
-	// UserTokens turns on detection of replayed UsernameToken nonces.
-	UserTokens bool
-	// MaxSkew is the clock skew allowed by the timestamp checks.
+	// MaxSkew is the clock skew allowed by the freshness checks.
 	MaxSkew time.Duration
-	// UsernameTokenMaxAge is the maximum age given to
-	// CheckUsernameTokenFreshness.
-	UsernameTokenMaxAge time.Duration
+	// MaxMessageAge bounds how long a Timestamp or a UsernameToken's
+	// Created stays acceptable.
+	MaxMessageAge time.Duration
 }
 
 // minReplayTTL keeps a key at least this long even when its token is about
@@ -144,40 +144,32 @@ const minReplayTTL = time.Second
 
 var errReplayed = errors.New("replay detected")
 
-// Check records the header's UsernameToken nonces and message key, and
-// returns an InvalidSecurity fault if any was seen before. Each key is kept
-// for as long as the token or Timestamp it comes from is acceptable, so a
-// replay after that is refused by the time checks instead.
-func (g *ReplayGuard) Check(ctx context.Context, h *Header, now time.Time) error {
-	if g.UserTokens {
-		for _, ut := range h.UsernameTokens {
-			key, ok := UsernameTokenReplayKey(ut)
-			if !ok {
-				continue
-			}
-			start := now
-			if ut.CreatedText != "" {
-				start = ut.Created
-			}
-			ttl := start.Add(g.UsernameTokenMaxAge + g.MaxSkew).Sub(now)
-			if err := g.seen(ctx, key, ttl, "the UsernameToken nonce was already used"); err != nil {
-				return err
-			}
-		}
+// Message records the signed message of header h, whose signature has been
+// verified and covers its Timestamp, and refuses it if it was seen before.
+func (g *ReplayGuard) Message(ctx context.Context, h *Header, now time.Time) error {
+	key, ok := MessageReplayKey(h)
+	if !ok || h.Timestamp == nil {
+		return soap.NewFault(soap.InvalidSecurity, "a signed request must carry a wsu:Timestamp that the signature covers", errors.New("no replay key"))
 	}
-	if g.Messages {
-		if key, ok := MessageReplayKey(h); ok {
-			deadline := now.Add(DefaultTimestampMaxAge)
-			if h.Timestamp != nil {
-				deadline = h.Timestamp.Deadline()
-			}
-			ttl := deadline.Add(g.MaxSkew).Sub(now)
-			if err := g.seen(ctx, key, ttl, "the message was already received"); err != nil {
-				return err
-			}
-		}
+	ttl := h.Timestamp.Deadline(g.MaxMessageAge).Add(g.MaxSkew).Sub(now)
+	return g.seen(ctx, key, ttl, "the message was already received")
+}
+
+// UsernameToken records the nonce of a UsernameToken whose password has
+// been verified, and refuses it if it was used before. A token without a
+// nonce has nothing to record (PasswordText over TLS; a digest token needs
+// one, see CheckUsernameTokenFreshness).
+func (g *ReplayGuard) UsernameToken(ctx context.Context, ut *UsernameToken, now time.Time) error {
+	key, ok := UsernameTokenReplayKey(ut)
+	if !ok {
+		return nil
 	}
-	return nil
+	start := now
+	if ut.CreatedText != "" {
+		start = ut.Created
+	}
+	ttl := start.Add(cmp.Or(g.MaxMessageAge, DefaultMaxMessageAge) + g.MaxSkew).Sub(now)
+	return g.seen(ctx, key, ttl, "the UsernameToken nonce was already used")
 }
 
 func (g *ReplayGuard) seen(ctx context.Context, key string, ttl time.Duration, reason string) error {

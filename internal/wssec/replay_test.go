@@ -257,13 +257,14 @@ func TestReplayGuard(t *testing.T) {
 	now := mustTime(t, "2024-05-01T12:01:00Z")
 	ctx := context.Background()
 
+	ut := digestHeader.UsernameTokens[0]
 	t.Run("UsernameToken nonce", func(t *testing.T) {
 		store := &recordingStore{MemoryReplayStore: NewMemoryReplayStore(10, func() time.Time { return now })}
-		g := &ReplayGuard{Store: store, UserTokens: true, MaxSkew: time.Minute, UsernameTokenMaxAge: 5 * time.Minute}
-		if err := g.Check(ctx, digestHeader, now); err != nil {
+		g := &ReplayGuard{Store: store, MaxSkew: time.Minute, MaxMessageAge: 5 * time.Minute}
+		if err := g.UsernameToken(ctx, ut, now); err != nil {
 			t.Fatalf("first use refused: %v", err)
 		}
-		wantFault(t, g.Check(ctx, digestHeader, now), soap.InvalidSecurity, "nonce was already used")
+		wantFault(t, g.UsernameToken(ctx, ut, now), soap.InvalidSecurity, "nonce was already used")
 		// Created 12:00 + 5m age + 1m skew, seen at 12:01: kept 5 minutes.
 		if store.ttls[0] != 5*time.Minute {
 			t.Errorf("ttl = %s, want 5m", store.ttls[0])
@@ -271,34 +272,40 @@ func TestReplayGuard(t *testing.T) {
 	})
 	t.Run("message", func(t *testing.T) {
 		store := &recordingStore{MemoryReplayStore: NewMemoryReplayStore(10, func() time.Time { return now })}
-		g := &ReplayGuard{Store: store, Messages: true, MaxSkew: time.Minute}
-		if err := g.Check(ctx, signed, now); err != nil {
+		g := &ReplayGuard{Store: store, MaxSkew: time.Minute}
+		if err := g.Message(ctx, signed, now); err != nil {
 			t.Fatalf("first message refused: %v", err)
 		}
-		wantFault(t, g.Check(ctx, signed, now), soap.InvalidSecurity, "message was already received")
+		wantFault(t, g.Message(ctx, signed, now), soap.InvalidSecurity, "message was already received")
 		// Expires 12:05 + 1m skew, seen at 12:01: kept 5 minutes.
 		if store.ttls[0] != 5*time.Minute {
 			t.Errorf("ttl = %s, want 5m", store.ttls[0])
 		}
-		// Unsigned messages and disabled checks never reach the store.
-		g2 := &ReplayGuard{Store: failingStore{}, Messages: true}
-		if err := g2.Check(ctx, digestHeader, now); err != nil {
-			t.Errorf("unsigned message: %v", err)
+		// A message with no signature has no record to make: refused, not
+		// waved through.
+		g2 := &ReplayGuard{Store: failingStore{}}
+		wantFault(t, g2.Message(ctx, digestHeader, now), soap.InvalidSecurity, "Timestamp that the signature covers")
+	})
+	t.Run("far Expires is capped at the maximum message age", func(t *testing.T) {
+		store := &recordingStore{MemoryReplayStore: NewMemoryReplayStore(10, func() time.Time { return now })}
+		g := &ReplayGuard{Store: store, MaxMessageAge: 2 * time.Minute}
+		if err := g.Message(ctx, signed, now); err != nil {
+			t.Fatal(err)
 		}
-		g3 := &ReplayGuard{Store: failingStore{}}
-		if err := g3.Check(ctx, signed, now); err != nil {
-			t.Errorf("detection off: %v", err)
+		// Created 12:00 + 2m, seen at 12:01: kept 1 minute, not until Expires.
+		if store.ttls[0] != time.Minute {
+			t.Errorf("ttl = %s, want 1m", store.ttls[0])
 		}
 	})
 	t.Run("store down", func(t *testing.T) {
-		g := &ReplayGuard{Store: failingStore{}, Messages: true, UserTokens: true}
-		err := g.Check(ctx, signed, now)
-		wantFault(t, err, soap.RequestFailed, "replay detection is unavailable")
+		g := &ReplayGuard{Store: failingStore{}}
+		wantFault(t, g.Message(ctx, signed, now), soap.RequestFailed, "replay detection is unavailable")
+		wantFault(t, g.UsernameToken(ctx, ut, now), soap.RequestFailed, "replay detection is unavailable")
 	})
 	t.Run("late token keeps a minimum ttl", func(t *testing.T) {
 		store := &recordingStore{MemoryReplayStore: NewMemoryReplayStore(10, func() time.Time { return now })}
-		g := &ReplayGuard{Store: store, UserTokens: true}
-		if err := g.Check(ctx, digestHeader, now.Add(time.Hour)); err != nil {
+		g := &ReplayGuard{Store: store}
+		if err := g.UsernameToken(ctx, ut, now.Add(time.Hour)); err != nil {
 			t.Fatal(err)
 		}
 		if store.ttls[0] != minReplayTTL {

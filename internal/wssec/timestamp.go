@@ -9,11 +9,11 @@ import (
 	"github.com/trustbroker/trustbroker/internal/soap"
 )
 
-// DefaultTimestampMaxAge is how long a Timestamp without Expires stays
-// acceptable after its Created (plus clock skew). WSS4J uses the same
-// 300 seconds; without a bound such a message would never expire and could
-// be replayed once its replay-store entry is gone.
-const DefaultTimestampMaxAge = 5 * time.Minute
+// DefaultMaxMessageAge is how old a message may be, by its Timestamp's
+// Created, when the policy names no other bound: WSS4J uses the same 300
+// seconds. It also caps a far-away Expires, so that a captured message
+// cannot be replayed for long once its replay record is gone.
+const DefaultMaxMessageAge = 5 * time.Minute
 
 // ResponseTimestampWindow is the lifetime of the Timestamp in a response,
 // as AD FS writes it.
@@ -34,11 +34,15 @@ type Timestamp struct {
 }
 
 // Deadline is the instant after which the Timestamp is no longer
-// acceptable, before allowing for clock skew: Expires, or Created plus
-// DefaultTimestampMaxAge when the sender gave no Expires.
-func (ts *Timestamp) Deadline() time.Time {
-	if ts.Expires.IsZero() {
-		return ts.Created.Add(DefaultTimestampMaxAge)
+// acceptable, before allowing for clock skew: Expires, but no later than
+// Created plus maxAge (DefaultMaxMessageAge when zero).
+func (ts *Timestamp) Deadline(maxAge time.Duration) time.Time {
+	if maxAge <= 0 {
+		maxAge = DefaultMaxMessageAge
+	}
+	limit := ts.Created.Add(maxAge)
+	if ts.Expires.IsZero() || ts.Expires.After(limit) {
+		return limit
 	}
 	return ts.Expires
 }
@@ -91,10 +95,10 @@ func parseDateElement(el *etree.Element) (time.Time, error) {
 
 // CheckTimestamp decides whether a message's Timestamp is acceptable at now,
 // allowing maxSkew of clock difference in either direction: Created must
-// not lie in the future, and the Deadline must not have passed. A missing
-// Timestamp is refused; callers whose policy makes it optional skip the
-// call.
-func CheckTimestamp(ts *Timestamp, now time.Time, maxSkew time.Duration) error {
+// not lie in the future, and the Deadline (Expires, capped at Created plus
+// maxAge) must not have passed. A missing Timestamp is refused; callers
+// whose policy makes it optional skip the call.
+func CheckTimestamp(ts *Timestamp, now time.Time, maxSkew, maxAge time.Duration) error {
 	if ts == nil {
 		return soap.NewFault(soap.InvalidSecurity, "the Security header has no Timestamp", nil)
 	}
@@ -106,9 +110,9 @@ func CheckTimestamp(ts *Timestamp, now time.Time, maxSkew time.Duration) error {
 		return soap.NewFault(soap.InvalidSecurity, "Timestamp Created is in the future",
 			fmt.Errorf("created %s, now %s, max skew %s", FormatDateTime(ts.Created), FormatDateTime(now), maxSkew))
 	}
-	if now.After(ts.Deadline().Add(maxSkew)) {
+	if deadline := ts.Deadline(maxAge); now.After(deadline.Add(maxSkew)) {
 		return soap.NewFault(soap.MessageExpired, "the message has expired",
-			fmt.Errorf("deadline %s, now %s, max skew %s", FormatDateTime(ts.Deadline()), FormatDateTime(now), maxSkew))
+			fmt.Errorf("created %s, deadline %s, now %s, max age %s, max skew %s", FormatDateTime(ts.Created), FormatDateTime(deadline), FormatDateTime(now), maxAge, maxSkew))
 	}
 	return nil
 }

@@ -85,16 +85,21 @@ func TestCheckTimestamp(t *testing.T) {
 		{"expired beyond skew", withExpires, expires.Add(skew + time.Millisecond), &soap.MessageExpired},
 		{"long expired", withExpires, expires.Add(24 * time.Hour), &soap.MessageExpired},
 		{"no Expires, fresh", noExpires, created.Add(time.Minute), nil},
-		{"no Expires, at default age plus skew", noExpires, created.Add(DefaultTimestampMaxAge + skew), nil},
-		{"no Expires, too old", noExpires, created.Add(DefaultTimestampMaxAge + skew + time.Millisecond), &soap.MessageExpired},
+		{"no Expires, at default age plus skew", noExpires, created.Add(DefaultMaxMessageAge + skew), nil},
+		{"no Expires, too old", noExpires, created.Add(DefaultMaxMessageAge + skew + time.Millisecond), &soap.MessageExpired},
 		{"no Expires, future", noExpires, created.Add(-skew - time.Second), &soap.InvalidSecurity},
 		{"Expires before Created", &Timestamp{Created: created, Expires: created.Add(-time.Second)}, created, &soap.InvalidSecurity},
 		{"Expires equals Created", &Timestamp{Created: created, Expires: created}, created, &soap.InvalidSecurity},
 		{"missing", nil, created, &soap.InvalidSecurity},
+		// A year-old Created with Expires a year ahead: Expires is capped
+		// at Created plus the maximum message age.
+		{"Expires far ahead, Created a year old", &Timestamp{Created: created, Expires: created.Add(2 * 365 * 24 * time.Hour)}, created.Add(365 * 24 * time.Hour), &soap.MessageExpired},
+		{"Expires far ahead, past the maximum age", &Timestamp{Created: created, Expires: created.Add(time.Hour)}, created.Add(DefaultMaxMessageAge + skew + time.Millisecond), &soap.MessageExpired},
+		{"Expires far ahead, within the maximum age", &Timestamp{Created: created, Expires: created.Add(time.Hour)}, created.Add(DefaultMaxMessageAge), nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := CheckTimestamp(tt.ts, tt.now, skew)
+			err := CheckTimestamp(tt.ts, tt.now, skew, 0)
 			if tt.code == nil {
 				if err != nil {
 					t.Fatalf("CheckTimestamp: %v, want accepted", err)
@@ -109,10 +114,10 @@ func TestCheckTimestamp(t *testing.T) {
 func TestCheckTimestampZeroSkew(t *testing.T) {
 	created := mustTime(t, "2024-05-01T12:00:00Z")
 	ts := &Timestamp{Created: created, Expires: created.Add(time.Minute)}
-	if err := CheckTimestamp(ts, created.Add(-time.Nanosecond), 0); err == nil {
+	if err := CheckTimestamp(ts, created.Add(-time.Nanosecond), 0, 0); err == nil {
 		t.Error("a Created 1ns in the future is accepted with zero skew")
 	}
-	if err := CheckTimestamp(ts, created.Add(time.Minute), 0); err != nil {
+	if err := CheckTimestamp(ts, created.Add(time.Minute), 0, 0); err != nil {
 		t.Errorf("now == Expires refused: %v", err)
 	}
 }
@@ -189,7 +194,7 @@ func TestNewResponseTimestampGolden(t *testing.T) {
 	if ts.ID != "_0" || ts.Expires.Sub(ts.Created) != 5*time.Minute {
 		t.Errorf("read back id %q window %s, want _0 and 5m", ts.ID, ts.Expires.Sub(ts.Created))
 	}
-	if err := CheckTimestamp(ts, now, 0); err != nil {
+	if err := CheckTimestamp(ts, now, 0, 0); err != nil {
 		t.Errorf("own Timestamp refused: %v", err)
 	}
 }

@@ -43,7 +43,7 @@ func TestUsernameTokenFromMSAL(t *testing.T) {
 	if ts.Expires.Sub(ts.Created) != 10*time.Minute {
 		t.Errorf("MSAL window = %s, want 10m", ts.Expires.Sub(ts.Created))
 	}
-	if err := CheckTimestamp(ts, ts.Created.Add(time.Minute), 5*time.Minute); err != nil {
+	if err := CheckTimestamp(ts, ts.Created.Add(time.Minute), 5*time.Minute, 0); err != nil {
 		t.Errorf("MSAL Timestamp refused inside its window: %v", err)
 	}
 	if err := CheckUsernameTokenFreshness(ut, ts.Created.Add(time.Hour), time.Minute, time.Minute); err != nil {
