@@ -4,6 +4,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"crypto"
 	"crypto/rand"
 	"crypto/sha1"
@@ -62,6 +63,13 @@ type Request struct {
 	// BinarySecurityToken).
 	SigningKey  crypto.Signer
 	SigningCert *x509.Certificate
+	// Timestamp is "" (a wsu:Timestamp, signed when the message is),
+	// "unsigned" (left out of the signature) or "none"; an STS refuses the
+	// last two on a signed message, which is what tests check.
+	Timestamp string
+	// TimestampLifetime is how long after Now the Timestamp expires; zero
+	// means five minutes.
+	TimestampLifetime time.Duration
 	// KerberosToken, when set, is a GSS-framed Kerberos AP-REQ for the STS,
 	// sent as a BinarySecurityToken.
 	KerberosToken []byte
@@ -101,10 +109,13 @@ func (r Request) Envelope() ([]byte, string, error) {
 	header.CreateElement("a:MessageID").SetText("urn:uuid:" + uuid())
 	header.CreateElement("a:To").SetText(r.Endpoint)
 	sec := header.CreateElement("o:Security")
-	ts := sec.CreateElement("u:Timestamp")
-	ts.CreateAttr("u:Id", "_0")
-	ts.CreateElement("u:Created").SetText(r.Now.UTC().Format("2006-01-02T15:04:05.000Z"))
-	ts.CreateElement("u:Expires").SetText(r.Now.Add(5 * time.Minute).UTC().Format("2006-01-02T15:04:05.000Z"))
+	if r.Timestamp != "none" {
+		lifetime := cmp.Or(r.TimestampLifetime, 5*time.Minute)
+		ts := sec.CreateElement("u:Timestamp")
+		ts.CreateAttr("u:Id", "_0")
+		ts.CreateElement("u:Created").SetText(r.Now.UTC().Format("2006-01-02T15:04:05.000Z"))
+		ts.CreateElement("u:Expires").SetText(r.Now.Add(lifetime).UTC().Format("2006-01-02T15:04:05.000Z"))
+	}
 	if r.Username != "" {
 		r.usernameToken(sec)
 	}
@@ -198,8 +209,9 @@ func (r Request) sign(header, sec, body *etree.Element) error {
 		el.CreateAttr("u:Id", id)
 		targets = append(targets, xmlsec.DetachedTarget{Element: el, ID: id})
 	}
-	ts := sec.FindElement("./Timestamp")
-	targets = append(targets, xmlsec.DetachedTarget{Element: ts, ID: ts.SelectAttrValue("u:Id", "")})
+	if ts := sec.FindElement("./Timestamp"); ts != nil && r.Timestamp != "unsigned" {
+		targets = append(targets, xmlsec.DetachedTarget{Element: ts, ID: ts.SelectAttrValue("u:Id", "")})
+	}
 
 	str := etree.NewElement("o:SecurityTokenReference")
 	ref := str.CreateElement("o:Reference")

@@ -109,3 +109,21 @@ func TestCancelSeenByAnotherReplica(t *testing.T) {
 		t.Fatalf("the other replica says %v, want invalid", code)
 	}
 }
+
+// TestReplayRefusedByDefault: with no replayDetection settings at all, a
+// captured PasswordDigest request replayed within the freshness window is
+// refused (signed messages: TestX509SignedRequestFreshness).
+func TestReplayRefusedByDefault(t *testing.T) {
+	manifests := stsManifest(t, "  # Replays are always refused; replayDetection picks where records are kept.\n  replayDetection:\n    store:\n      memory: {maxEntries: 100000}\n", "")
+	sts := testfixture.StartSTS(t, manifests)
+	r := client.Request{Endpoint: sts.URL, Username: "dave", Password: "dave-password", Digest: true, AppliesTo: echoService, Now: time.Now()}
+	envelope, contentType, err := r.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if status, body := post(t, sts.URL, contentType, envelope); status != http.StatusOK {
+		t.Fatalf("first use: status %d\n%s", status, body)
+	}
+	status, body := post(t, sts.URL, contentType, envelope)
+	expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "nonce was already used")
+}

@@ -105,3 +105,53 @@ func TestX509SignedRequests(t *testing.T) {
 		expectFault(t, resp.StatusCode, body.Bytes(), "1.2", nsSecExt, "FailedCheck", "")
 	})
 }
+
+// TestX509SignedRequestFreshness: a captured signed request must not get
+// tokens forever. Without a Timestamp, with one the signature does not
+// cover, or with one older than maxMessageAge (whatever its Expires says),
+// it is refused, and a freshly started second instance, whose replay
+// store has never seen it, refuses it too.
+func TestX509SignedRequestFreshness(t *testing.T) {
+	registered, err := devkeys.NewRSA("orders-service", time.Now(), time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := newRelyingPartyKeys(t)
+	sts, fresh := x509STS(t, registered, keys), x509STS(t, registered, keys)
+	yearAgo := time.Now().Add(-365 * 24 * time.Hour)
+	cases := []struct {
+		name, code, reason string
+		req                client.Request
+	}{
+		{"no Timestamp", "InvalidSecurity", "wsu:Timestamp that the signature covers", client.Request{Timestamp: "none", Now: time.Now()}},
+		{"Timestamp not signed", "InvalidSecurity", "cover the Timestamp", client.Request{Timestamp: "unsigned", Now: time.Now()}},
+		{"Created older than maxMessageAge", "MessageExpired", "", client.Request{Now: time.Now().Add(-10 * time.Minute), TimestampLifetime: time.Hour}},
+		{"Created a year ago, Expires a year ahead", "MessageExpired", "", client.Request{Now: yearAgo, TimestampLifetime: 2 * 365 * 24 * time.Hour}},
+	}
+	t.Run("replayed", func(t *testing.T) {
+		r := client.Request{Endpoint: sts.URL, AppliesTo: "urn:example:hok", SigningKey: registered.Key, SigningCert: registered.Cert, Now: time.Now()}
+		envelope, contentType, err := r.Envelope()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if status, body := post(t, sts.URL, contentType, envelope); status != http.StatusOK {
+			t.Fatalf("first use: status %d\n%s", status, body)
+		}
+		status, body := post(t, sts.URL, contentType, envelope)
+		expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "already received")
+	})
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			r := tc.req
+			r.Endpoint, r.AppliesTo, r.SigningKey, r.SigningCert = sts.URL, echoService, registered.Key, registered.Cert
+			envelope, contentType, err := r.Envelope()
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, url := range []string{sts.URL, fresh.URL} {
+				status, body := post(t, url, contentType, envelope)
+				expectFault(t, status, body, "1.2", nsSecExt, tc.code, tc.reason)
+			}
+		})
+	}
+}

@@ -181,6 +181,11 @@ func (p *inbound) run(ctx context.Context) error {
 			return err
 		}
 	}
+	if p.caller.Kerberos != nil {
+		if err := guard.Kerberos(ctx, p.caller.Kerberos, p.now); err != nil {
+			return err
+		}
+	}
 	return p.authenticate(ctx, &guard)
 }
 
@@ -293,7 +298,7 @@ func (p *inbound) verifySignature() error {
 	if h == nil || len(h.Signatures) == 0 || p.caller.Signature != nil {
 		return nil
 	}
-	if bst := kerberosSigningToken(h); bst != nil {
+	if bst := h.KerberosToken(); bst != nil {
 		return p.verifyKerberosSignature(bst)
 	}
 	if p.X509 == nil {

@@ -1,28 +1,40 @@
 package wssec
 
 import (
-	"errors"
+	"context"
+	"time"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
 )
 
-// kerberosSigningToken is the header's Kerberos token when the header's
-// signature names it as its key, nil otherwise.
-func kerberosSigningToken(h *Header) *BinarySecurityToken {
-	bst := h.KerberosToken()
-	if bst == nil || len(h.Signatures) != 1 {
-		return nil
-	}
-	return bst
-}
-
 // verifyKerberosSignature checks the ticket of bst, then the message
-// signature keyed by its session key (or the authenticator's subkey), and
-// only then records the authenticator, so that a captured ticket sent with
-// another Body neither authenticates nor burns the original's record.
+// signature keyed by its session key (or the authenticator's subkey). The
+// authenticator is recorded for replay only later, with the message: a
+// captured ticket sent with another Body neither authenticates nor burns
+// the original's record.
 func (p *inbound) verifyKerberosSignature(bst *BinarySecurityToken) error {
 	if p.Kerberos == nil {
 		return soap.Faultf(soap.UnsupportedSecurityToken, "Kerberos authentication is not enabled on this STS.")
 	}
-	return errors.New("not yet")
+	id, err := p.Kerberos.Verify(context.Background(), bst, p.now, nil)
+	if err != nil {
+		return err
+	}
+	sig, err := (&KerberosSignatureVerifier{}).Verify(p.env, p.caller.Header, bst, id)
+	if err != nil {
+		return err
+	}
+	p.caller.Signature, p.caller.Kerberos = sig, id
+	return nil
+}
+
+// Kerberos records the authenticator of a verified ticket and refuses it if
+// it was used before. An authenticator is accepted within the clock skew of
+// now either way, so twice the skew outlives its acceptance.
+func (g *ReplayGuard) Kerberos(ctx context.Context, id *KerberosIdentity, now time.Time) error {
+	skew := g.MaxSkew
+	if skew <= 0 {
+		skew = DefaultKerberosMaxSkew
+	}
+	return g.seen(ctx, id.ReplayKey, 2*skew, "the Kerberos authenticator was already used")
 }
