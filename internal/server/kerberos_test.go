@@ -2,8 +2,13 @@ package server_test
 
 import (
 	"bytes"
+	"context"
 	"encoding/base64"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -17,25 +22,80 @@ import (
 	stsclient "github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/testtools/kdc"
 )
 
 const stsPrincipal = "HTTP/sts.example.com"
 
-// TestKerberos authenticates a caller by a ticket from a real MIT KDC, sent
-// as a GSS_Kerberosv5_AP_REQ BinarySecurityToken; the same AP-REQ again is a
-// replay, and a ticket for another service is refused.
-func TestKerberos(t *testing.T) {
+// kerberosSTS serves the samples with Kerberos on, for a realm of a real
+// MIT KDC with the user erin; the echo service also answers requests
+// without AppliesTo.
+func kerberosSTS(t *testing.T) (*kdc.KDC, *testfixture.STS) {
+	t.Helper()
 	realm := kdc.Start(t, kdc.Options{})
 	realm.AddUser(t, "erin", "erin-pw")
 	keytab := realm.AddService(t, stsPrincipal, 0)
 	realm.AddService(t, "HTTP/other.example.com", 0)
-
 	manifests := stsManifest(t, "    allowedRoles: [admin]\n",
 		"    kerberos:\n      enabled: true\n      servicePrincipal: "+stsPrincipal+"@"+realm.Realm+"\n      keytabSecretRef: {name: keytab}\n")
+	manifests["sts.yaml"] = strings.Replace(manifests["sts.yaml"], "  tokenLifetime: 1h\n", "  tokenLifetime: 1h\n  defaultRelyingPartyRef: {name: portal}\n", 1)
 	manifests["keytab.yaml"] = "apiVersion: v1\nkind: Secret\nmetadata: {name: keytab}\ndata:\n  krb5.keytab: " + base64.StdEncoding.EncodeToString(keytab) + "\n"
-	sts := testfixture.StartSTS(t, manifests)
+	return realm, testfixture.StartSTS(t, manifests)
+}
 
+// TestKerberosWSS4J: Apache WSS4J's Kerberos client (a ticket from a real
+// MIT KDC in a GSS_Kerberosv5_AP_REQ BinarySecurityToken, an HMAC over Body
+// and Timestamp keyed with the ticket's key) gets a token; the same
+// message again, its AP-REQ with another Body, without the signature, with
+// the Timestamp unsigned or signed with hmac-sha1 are all refused, with the
+// default configuration.
+func TestKerberosWSS4J(t *testing.T) {
+	realm, sts := kerberosSTS(t)
+	msgs := wss4jKerberosMessages(t, realm, "erin", "erin-pw")
+	const soap12 = "application/soap+xml; charset=utf-8"
+
+	for _, variant := range []string{"hmac-sha256", "keyid"} {
+		status, body := post(t, sts.URL, soap12, msgs[variant])
+		if status != http.StatusOK {
+			t.Fatalf("%s: status %d\n%s", variant, status, body)
+		}
+		a, _ := verifiedAssertion(t, sts.CertFile, body, saml.SAML11)
+		if a.Subject.NameID != "erin@"+realm.Realm || saml.AuthnKindOf(a.Authn.Method) != saml.AuthnKerberos {
+			t.Errorf("%s: subject %q, authentication %q; want erin@%s and Kerberos", variant, a.Subject.NameID, a.Authn.Method, realm.Realm)
+		}
+	}
+
+	signed := string(msgs["hmac-sha256"])
+	unsigned := regexp.MustCompile(`(?s)<ds:Signature.*</ds:Signature>`).ReplaceAllString(signed, "")
+	if unsigned == signed {
+		t.Fatal("no ds:Signature to remove")
+	}
+	otherBody := strings.Replace(signed, "</wst:RequestType>", "</wst:RequestType><wst:KeyType>http://docs.oasis-open.org/ws-sx/ws-trust/200512/Bearer</wst:KeyType>", 1)
+	if otherBody == signed {
+		t.Fatal("no RequestType to extend")
+	}
+	for _, tc := range []struct {
+		name, msg, code, reason string
+	}{
+		{"the same message again", signed, "InvalidSecurity", "already"},
+		{"its AP-REQ with another Body", otherBody, "FailedCheck", ""},
+		{"its AP-REQ without the signature", unsigned, "InvalidSecurity", "must sign the message"},
+		{"the Timestamp unsigned", string(msgs["body-only"]), "InvalidSecurity", "Timestamp"},
+		{"signed with hmac-sha1", string(msgs["hmac-sha1"]), "UnsupportedAlgorithm", ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			status, body := post(t, sts.URL, soap12, []byte(tc.msg))
+			expectFault(t, status, body, "1.2", nsSecExt, tc.code, tc.reason)
+		})
+	}
+}
+
+// TestKerberosUnsignedToken: a bare AP-REQ in a BinarySecurityToken, with
+// nothing binding it to the message, authenticates nobody, whatever the
+// ticket.
+func TestKerberosUnsignedToken(t *testing.T) {
+	realm, sts := kerberosSTS(t)
 	cfg, err := config.NewFromString(realm.Krb5Conf)
 	if err != nil {
 		t.Fatal(err)
@@ -60,36 +120,51 @@ func TestKerberos(t *testing.T) {
 		}
 		return b
 	}
-
-	token := apReq(stsPrincipal)
-	body := issueOK(t, sts, stsclient.Request{AppliesTo: "urn:example:portal", KerberosToken: token})
-	assertion, _ := stsclient.Token(body)
-	verifyWithXmlsec1(t, sts.CertFile, assertion, saml.SAML11)
-	a, err := saml.Parse(parse(t, []byte(assertion)).Root())
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a.Subject.NameID != "erin@"+realm.Realm || saml.AuthnKindOf(a.Authn.Method) != saml.AuthnKerberos {
-		t.Errorf("subject %q, authentication %q; want erin@%s and Kerberos", a.Subject.NameID, a.Authn.Method, realm.Realm)
-	}
-
-	for _, tc := range []struct {
-		name, code, ns string
-		token          []byte
-	}{
-		{"the same AP-REQ again", "InvalidSecurity", nsSecExt, token},
-		{"a ticket for another service", "FailedAuthentication", nsSecExt, apReq("HTTP/other.example.com")},
-		{"a garbled token", "InvalidSecurityToken", nsSecExt, []byte("not a kerberos token")},
+	for name, token := range map[string][]byte{
+		"a valid ticket":               apReq(stsPrincipal),
+		"a ticket for another service": apReq("HTTP/other.example.com"),
+		"a garbled token":              []byte("not a kerberos token"),
 	} {
-		t.Run(tc.name, func(t *testing.T) {
-			r := stsclient.Request{Endpoint: sts.URL, AppliesTo: "urn:example:portal", KerberosToken: tc.token, Now: time.Now()}
+		t.Run(name, func(t *testing.T) {
+			r := stsclient.Request{Endpoint: sts.URL, AppliesTo: "urn:example:portal", KerberosToken: token, Now: time.Now()}
 			status, body, err := r.Do(http.DefaultClient)
 			if err != nil {
 				t.Fatal(err)
 			}
-			expectFault(t, status, body, "1.2", tc.ns, tc.code, "")
+			expectFault(t, status, body, "1.2", nsSecExt, "InvalidSecurity", "must sign the message")
 		})
 	}
+}
+
+// wss4jKerberosMessages runs the WSS4J Kerberos client of the wssec tests
+// for user@realm and returns its messages by variant name.
+func wss4jKerberosMessages(t *testing.T, realm *kdc.KDC, user, password string) map[string][]byte {
+	t.Helper()
+	java := testtools.Tool(t, "java")
+	classpath := testtools.JavaClasspath(t, "libwss4j-java", "/usr/share/java/wss4j.jar", "/usr/share/java/xmlsec.jar",
+		"/usr/share/java/slf4j-api.jar", "/usr/share/java/commons-logging.jar", "/usr/share/java/commons-codec.jar")
+	dir := t.TempDir()
+	conf := filepath.Join(dir, "krb5.conf")
+	if err := os.WriteFile(conf, []byte(realm.Krb5Conf), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	src := filepath.Join(testtools.RepoRoot(t), "internal", "wssec", "testdata", "wss4jkrb", "WssKerberosBST.java")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, java, "-cp", classpath, src, conf, user+"@"+realm.Realm, password, "HTTP@sts.example.com", dir)
+	cmd.Dir = dir
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("WSS4J client: %v\n%s\nKDC log:\n%s", err, out, realm.Log())
+	}
+	msgs := map[string][]byte{}
+	for _, name := range []string{"hmac-sha256", "hmac-sha1", "keyid", "body-only"} {
+		data, err := os.ReadFile(filepath.Join(dir, name+".xml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msgs[name] = data
+	}
+	return msgs
 }
 
 // TestKerberosNegotiate: AD FS's windowstransport, as MSAL and WCF use it:

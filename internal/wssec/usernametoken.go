@@ -148,7 +148,9 @@ func readPassword(ut *UsernameToken, el *etree.Element) error {
 		typ = collapse(v)
 	}
 	if typ != PasswordText && typ != PasswordDigest {
-		return utFault("Password Type is not supported", fmt.Errorf("type %q", truncate(typ, 120)))
+		// The Type is not quoted: a client that mixed up its fields may
+		// have put the password there.
+		return utFault("Password Type is not supported", errors.New("the Password Type is neither PasswordText nor PasswordDigest"))
 	}
 	s, err := textContent(el)
 	if err != nil {
