@@ -209,3 +209,44 @@ func moveKeyToHeader(t *testing.T, doc *etree.Document, encData *etree.Element) 
 	refs.CreateElement("xenc:DataReference").CreateAttr("URI", "#ED-1")
 	doc.FindElement("//Security").AddChild(encKey)
 }
+
+// TestDecryptionCertificatePublished: the WSDL and the metadata exchange
+// name the request-decryption certificate (never the signing one) in each
+// port's endpoint reference; a client that encrypts for what the WSDL
+// publishes gets a token.
+func TestDecryptionCertificatePublished(t *testing.T) {
+	sts, decryption := decryptingSTS(t)
+	base := strings.TrimSuffix(sts.URL, "/sts")
+	var published *x509.Certificate
+	for _, path := range []string{"/sts?wsdl", "/adfs/services/trust/mex"} {
+		resp, err := http.Get(base + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		doc := etree.NewDocument()
+		_, err = doc.ReadFrom(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ports := doc.FindElements("//port")
+		certs := doc.FindElements("//port/EndpointReference/Identity/KeyInfo/X509Data/X509Certificate")
+		if len(ports) == 0 || len(certs) != len(ports) {
+			t.Fatalf("%s: %d ports, %d name a certificate", path, len(ports), len(certs))
+		}
+		for _, c := range certs {
+			cert, err := x509.ParseCertificate(decode(t, c.Text()))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !cert.Equal(decryption.Cert) {
+				t.Errorf("%s publishes %q, not the request-decryption certificate", path, cert.Subject)
+			}
+			published = cert
+		}
+	}
+	status, body := postEncrypted(t, sts, encryptedPart{path: "//Body/*", cert: published, keyInHeader: true})
+	if status != http.StatusOK {
+		t.Fatalf("encrypted for the published certificate: status %d\n%s", status, body)
+	}
+}

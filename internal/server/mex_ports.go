@@ -1,6 +1,7 @@
 package server
 
 import (
+	"crypto/x509"
 	"net/url"
 
 	"github.com/beevik/etree"
@@ -21,6 +22,8 @@ const (
 	nsWSA10 = "http://www.w3.org/2005/08/addressing"
 	// nsHTTPPolicy holds AD FS's NegotiateAuthentication assertion.
 	nsHTTPPolicy = "http://schemas.microsoft.com/ws/06/2004/policy/http"
+	// nsAddressingIdentity names the key of an endpoint.
+	nsAddressingIdentity = "http://schemas.xmlsoap.org/ws/2006/02/addressingidentity"
 )
 
 // mexNamespaces are declared on the metadata's root beside the WSDL's.
@@ -99,7 +102,7 @@ func addADFSEndpoints(defs *etree.Element, snap *policy.Snapshot, public *url.UR
 		policyAt++
 		defs.InsertChildAt(service.Index(), newBinding(ep.binding, ep.policyID(), contractFor(ep.version), soapBindings[0]))
 		address := (&url.URL{Scheme: public.Scheme, Host: public.Host, Path: ep.path}).String()
-		service.AddChild(adfsPort(ep, address))
+		service.AddChild(adfsPort(ep, address, decryptionCertificate(snap)))
 	}
 }
 
@@ -175,13 +178,18 @@ func finishAlternative(all *etree.Element, sp securityPolicyVersion) {
 }
 
 // adfsPort is the service's port for ep at address, with the address also
-// as a WS-Addressing endpoint reference.
-func adfsPort(ep endpoint, address string) *etree.Element {
+// as a WS-Addressing endpoint reference, naming the request-decryption
+// certificate when there is one.
+func adfsPort(ep endpoint, address string, decryption *x509.Certificate) *etree.Element {
 	port := etree.NewElement("wsdl:port")
 	port.CreateAttr("name", ep.binding)
 	port.CreateAttr("binding", "tns:"+ep.binding)
 	port.CreateElement("soap12:address").CreateAttr("location", address)
-	port.CreateElement("wsa10:EndpointReference").CreateElement("wsa10:Address").SetText(address)
+	epr := port.CreateElement("wsa10:EndpointReference")
+	epr.CreateElement("wsa10:Address").SetText(address)
+	if decryption != nil {
+		epr.AddChild(identity(decryption))
+	}
 	return port
 }
 

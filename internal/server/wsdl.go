@@ -1,6 +1,8 @@
 package server
 
 import (
+	"crypto/x509"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"net/http"
@@ -13,6 +15,7 @@ import (
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/soap"
 	"github.com/trustbroker/trustbroker/internal/wstrust"
+	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
 // WSDLNamespace is the target namespace of the WSDL the STS describes itself with.
@@ -153,7 +156,7 @@ func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
 			addBinding(defs, c, b)
 		}
 	}
-	addService(defs, address)
+	addService(defs, address, decryptionCertificate(snap))
 	doc.Indent(2)
 	return doc, nil
 }
@@ -397,8 +400,11 @@ func newBinding(name, policyID string, c trustContract, b soapBinding) *etree.El
 	return binding
 }
 
-// addService declares one port per binding, all at the public endpoint.
-func addService(defs *etree.Element, address string) {
+// addService declares one port per binding, all at the public endpoint;
+// with a request-decryption certificate, each port also names it in an
+// endpoint reference, where WCF and other clients look for the key to
+// encrypt requests with.
+func addService(defs *etree.Element, address string, decryption *x509.Certificate) {
 	svc := defs.CreateElement("wsdl:service")
 	svc.CreateAttr("name", wsdlServiceName)
 	for _, c := range contracts {
@@ -407,8 +413,35 @@ func addService(defs *etree.Element, address string) {
 			port.CreateAttr("name", portName(c, b))
 			port.CreateAttr("binding", "tns:"+bindingName(c, b))
 			port.CreateElement(b.prefix+":address").CreateAttr("location", address)
+			if decryption != nil {
+				epr := port.CreateElement("wsa10:EndpointReference")
+				epr.CreateAttr("xmlns:wsa10", nsWSA10)
+				epr.CreateElement("wsa10:Address").SetText(address)
+				epr.AddChild(identity(decryption))
+			}
 		}
 	}
+}
+
+// decryptionCertificate is the certificate clients encrypt requests for,
+// nil when the STS accepts no encrypted requests (never the signing
+// certificate).
+func decryptionCertificate(snap *policy.Snapshot) *x509.Certificate {
+	if d := snap.STS.RequestDecryption; d != nil {
+		return d.Certificate
+	}
+	return nil
+}
+
+// identity is the WS-AddressingIdentity element naming cert, as AD FS and
+// WCF publish their token-decrypting certificate in an endpoint reference.
+func identity(cert *x509.Certificate) *etree.Element {
+	id := etree.NewElement("Identity")
+	id.CreateAttr("xmlns", nsAddressingIdentity)
+	ki := id.CreateElement("KeyInfo")
+	ki.CreateAttr("xmlns", xmlsec.NamespaceDSig)
+	ki.CreateElement("X509Data").CreateElement("X509Certificate").SetText(base64.StdEncoding.EncodeToString(cert.Raw))
+	return id
 }
 
 // wantsWSDL reports whether the query asks for the WSDL: ?wsdl, in any case.
