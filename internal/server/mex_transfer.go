@@ -65,7 +65,7 @@ func (s *Server) serveMexGet(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	resp := soap.NewResponse(req.version, req.addressing, req.responseAction, nil, metadataElement(doc.Root()))
-	if err := resp.Write(w); err != nil {
+	if err := writeSOAP(w, resp, http.StatusOK); err != nil {
 		s.Log.Error(err, "writing the metadata", "remote", r.RemoteAddr)
 	}
 }
@@ -87,7 +87,8 @@ func (s *Server) writeMexFault(w http.ResponseWriter, r *http.Request, req metad
 	if version == 0 {
 		version = soap.VersionForContentType(r.Header.Get("Content-Type"))
 	}
-	if err := soap.NewFaultResponse(version, req.addressing, "", f).Write(w); err != nil {
+	resp := soap.NewFaultResponse(version, req.addressing, "", f)
+	if err := writeSOAP(w, resp, soapStatus(resp)); err != nil {
 		s.Log.Error(err, "writing a fault", "remote", r.RemoteAddr)
 	}
 }

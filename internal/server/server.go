@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -86,13 +87,14 @@ func (s *Server) serveSTS(ep endpoint) http.HandlerFunc {
 		if err != nil {
 			f = soap.AsFault(err)
 			resp = s.fault(req, f, now)
-			if errors.As(err, new(negotiateChallenge)) {
-				w.Header().Set("WWW-Authenticate", "Negotiate")
-				resp.StatusCode = http.StatusUnauthorized
-			}
+		}
+		status := soapStatus(resp)
+		if errors.As(err, new(negotiateChallenge)) {
+			w.Header().Set("WWW-Authenticate", "Negotiate")
+			status = http.StatusUnauthorized
 		}
 		s.record(r, &req, f, s.Now().Sub(now))
-		if err := resp.Write(w); err != nil {
+		if err := writeSOAP(w, resp, status); err != nil {
 			s.Log.Error(err, "writing the response", "remote", r.RemoteAddr)
 		}
 	}
@@ -229,6 +231,31 @@ func checkAddress(snap *policy.Snapshot, r *http.Request, trustedProxies []netip
 	}
 	return soap.NewFault(soap.FailedAuthentication, "Access denied: this address may not call the STS.",
 		fmt.Errorf("client address %v (peer %s, X-Forwarded-For %q) is not in trustedAddresses", addr, r.RemoteAddr, r.Header.Values("X-Forwarded-For")))
+}
+
+// writeSOAP sends resp with status: Content-Type, Content-Length and the
+// envelope. No SOAPAction header is set: it belongs to requests only.
+func writeSOAP(w http.ResponseWriter, resp *soap.Response, status int) error {
+	b, err := resp.Bytes()
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", resp.ContentType())
+	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.WriteHeader(status)
+	if _, err := w.Write(b); err != nil {
+		return fmt.Errorf("write SOAP response: %w", err)
+	}
+	return nil
+}
+
+// soapStatus is the HTTP status of resp: 500 for a fault, as both SOAP
+// HTTP bindings answer one.
+func soapStatus(resp *soap.Response) int {
+	if resp.Fault {
+		return http.StatusInternalServerError
+	}
+	return http.StatusOK
 }
 
 // fault answers with f in the request's SOAP and WS-Trust versions.

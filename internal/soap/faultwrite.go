@@ -2,7 +2,6 @@ package soap
 
 import (
 	"encoding/xml"
-	"net/http"
 	"strconv"
 	"unicode/utf8"
 
@@ -35,7 +34,7 @@ func NewFaultResponse(v Version, req Addressing, trustNS string, f *Fault, heade
 		action = FaultActionWSA200408
 	}
 	r := newEnvelope(v, req, action)
-	r.StatusCode = http.StatusInternalServerError
+	r.Fault = true
 	faultHeaders(r, f)
 	for _, h := range headers {
 		r.Header.AddChild(h)

@@ -2,8 +2,6 @@ package soap
 
 import (
 	"fmt"
-	"net/http"
-	"strconv"
 
 	"github.com/beevik/etree"
 )
@@ -27,8 +25,9 @@ type Response struct {
 	Header *etree.Element
 	// Body is the SOAP Body element.
 	Body *etree.Element
-	// StatusCode is the HTTP status to send: 200, or 500 for a fault.
-	StatusCode int
+	// Fault is set when the Body holds a SOAP Fault (both SOAP HTTP
+	// bindings answer it with status 500).
+	Fault bool
 }
 
 // NewResponse builds a response envelope of version v (SOAP 1.2 when v is
@@ -76,7 +75,7 @@ func newEnvelope(v Version, req Addressing, action string) *Response {
 		header.CreateElement(prefixAddressing + ":RelatesTo").SetText(req.MessageID)
 	}
 	body := env.CreateElement(prefixEnvelope + ":Body")
-	return &Response{Version: v, Document: doc, Header: header, Body: body, StatusCode: http.StatusOK}
+	return &Response{Version: v, Document: doc, Header: header, Body: body}
 }
 
 // ContentType returns the Content-Type of the response.
@@ -90,20 +89,4 @@ func (r *Response) Bytes() ([]byte, error) {
 		return nil, fmt.Errorf("serialise SOAP response: %w", err)
 	}
 	return b, nil
-}
-
-// Write sends the response: Content-Type, Content-Length, status and
-// envelope. No SOAPAction header is set: it belongs to requests only.
-func (r *Response) Write(w http.ResponseWriter) error {
-	b, err := r.Bytes()
-	if err != nil {
-		return err
-	}
-	w.Header().Set("Content-Type", r.ContentType())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
-	w.WriteHeader(r.StatusCode)
-	if _, err := w.Write(b); err != nil {
-		return fmt.Errorf("write SOAP response: %w", err)
-	}
-	return nil
 }
