@@ -41,11 +41,27 @@ func (s *Snapshot) RelyingPartyFor(appliesTo string) (*RelyingParty, bool) {
 		return rp, true
 	}
 	for _, rp := range s.lookup.prefixes {
-		if rp.Endpoint == appliesTo || strings.HasPrefix(appliesTo, rp.Endpoint) {
+		if PrefixMatches(rp.Endpoint, appliesTo) {
 			return rp, true
 		}
 	}
 	return nil, false
+}
+
+// PrefixMatches reports whether appliesTo falls under prefix on a boundary:
+// it equals the prefix, or the prefix ends in "/" or ":", or the next
+// character is "/", "?" or "#". So urn:example:portal covers
+// urn:example:portal/orders but not urn:example:portalevil, and
+// https://app.example.com/a not https://app.example.com/ab.
+func PrefixMatches(prefix, appliesTo string) bool {
+	rest, ok := strings.CutPrefix(appliesTo, prefix)
+	switch {
+	case !ok:
+		return false
+	case rest == "", strings.HasSuffix(prefix, "/"), strings.HasSuffix(prefix, ":"):
+		return true
+	}
+	return strings.ContainsRune("/?#", rune(rest[0]))
 }
 
 // relyingPartyIndex is RelyingParties arranged for RelyingPartyFor.

@@ -12,6 +12,8 @@ func TestRelyingPartyFor(t *testing.T) {
 		{Name: "exact", Endpoint: "https://app.example.com/api/orders"},
 		{Name: "b-twin", Endpoint: "urn:twin"},
 		{Name: "a-twin", Endpoint: "urn:twin"},
+		{Name: "portal", Endpoint: "urn:example:portal", Prefix: true},
+		{Name: "shop", Endpoint: "https://shop.example.com/cart", Prefix: true},
 	}
 	SortRelyingParties(rps)
 	def := &RelyingParty{Name: "default"}
@@ -23,7 +25,17 @@ func TestRelyingPartyFor(t *testing.T) {
 		"https://app.example.com/home":         "short-prefix",
 		"urn:twin":                             "a-twin", // equal endpoints: the first by name
 		"https://other.example.com/":           "",
-		"":                                     "default",
+		// A prefix matches on a boundary only.
+		"urn:example:portal":                  "portal",
+		"urn:example:portal/orders":           "portal",
+		"urn:example:portal?tenant=a":         "portal",
+		"urn:example:portal#x":                "portal",
+		"urn:example:portalevil":              "",
+		"urn:example:portal:evil":             "",
+		"https://shop.example.com/cart/items": "shop",
+		"https://shop.example.com/cartel":     "",
+		"https://shop.example.com/cart?id=1":  "shop",
+		"":                                    "default",
 	}
 	for appliesTo, want := range cases {
 		rp, ok := s.RelyingPartyFor(appliesTo)

@@ -453,3 +453,19 @@ func verifyWithSamlsign(t *testing.T, certFile, token string) {
 		t.Fatalf("samlsign does not verify the token: %v\n%s", err, out)
 	}
 }
+
+// TestPrefixMatchesOnABoundary: the portal relying party (match: Prefix,
+// urn:example:portal) covers its own paths, not another application whose
+// name merely starts the same.
+func TestPrefixMatchesOnABoundary(t *testing.T) {
+	sts := testfixture.StartSTS(t, nil)
+	issueOK(t, sts, client.Request{Username: "alice", Password: "alice-password", AppliesTo: "urn:example:portal/orders"})
+	for _, appliesTo := range []string{"urn:example:portalevil", "urn:example:portal.evil.example"} {
+		r := client.Request{Endpoint: sts.URL, Username: "alice", Password: "alice-password", AppliesTo: appliesTo, Now: time.Now()}
+		status, body, err := r.Do(http.DefaultClient)
+		if err != nil {
+			t.Fatal(err)
+		}
+		expectFault(t, status, body, "1.2", nsTrust13, "InvalidRequest", "")
+	}
+}
