@@ -435,7 +435,11 @@ type ReplayStoreSpec struct {
 
 // MemoryStoreSpec configures the in-memory replay store.
 type MemoryStoreSpec struct {
-	// MaxEntries bounds the store; the oldest entries go first.
+	// MaxEntries bounds each in-memory store (replay records, cancelled
+	// tokens and lockout counters are kept apart). Expired records make
+	// room; a live one is never dropped: when a store is full, requests that
+	// need a new record in it are refused and
+	// trustbroker_replay_store_full_total counts them.
 	// +optional
 	// +kubebuilder:default=100000
 	// +kubebuilder:validation:Minimum=1000

@@ -68,7 +68,7 @@ func serve(args []string) error {
 	sts := &server.Server{
 		Policy:         holder,
 		Issuer:         &issuer.Issuer{Log: log.WithName("issuer")},
-		Replay:         &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(replayEntries(holder), time.Now), Log: log.WithName("replay")},
+		Replay:         &server.ReplayStores{Memory: server.NewMemoryStores(replayEntries(holder), time.Now), Log: log.WithName("replay")},
 		Now:            time.Now,
 		Log:            log.WithName("sts"),
 		Audit:          log.WithName("audit"),

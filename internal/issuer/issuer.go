@@ -58,8 +58,9 @@ type Request struct {
 	// Token resolves a "#id" reference into the request's Security header
 	// (for UseKey and token references); nil when there is no header.
 	Token func(ref string) (*etree.Element, bool)
-	// Store records cancelled tokens (the STS's replay store); nil keeps
-	// them in this process only.
+	// Store records cancelled tokens: a store of their own, so that no
+	// other kind of record can push a cancellation out; nil keeps them in
+	// this process only.
 	Store wssec.ReplayStore
 	Now   time.Time
 }

@@ -32,7 +32,7 @@ func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env
 		t.PeerCertificates = r.TLS.PeerCertificates
 	}
 	in := *base
-	in.Replay = s.Replay.For(snap)
+	in.Replay = s.stores(snap).Replay
 	in.CheckCredentials = ep.checkCredentials
 	if snap.STS.Lockout.Enabled() {
 		in.Attempts = s.lockoutGuard(r, snap)

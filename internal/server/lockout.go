@@ -51,7 +51,7 @@ func (s *Server) lockoutGuard(r *http.Request, snap *policy.Snapshot) wssec.Atte
 
 // Allow implements wssec.AttemptGuard.
 func (g lockoutGuard) Allow(ctx context.Context, username string) error {
-	store := g.s.Replay.For(g.snap)
+	store := g.s.stores(g.snap).Lockout
 	if _, ok := store.(wssec.Counter); !ok {
 		return soap.NewFault(soap.RequestFailed, "The STS cannot check sign-in attempts at the moment.",
 			fmt.Errorf("the replay store %T cannot count failed sign-ins", store))
@@ -72,7 +72,7 @@ func (g lockoutGuard) Allow(ctx context.Context, username string) error {
 
 // Failed implements wssec.AttemptGuard.
 func (g lockoutGuard) Failed(ctx context.Context, username string) {
-	store := g.s.Replay.For(g.snap)
+	store := g.s.stores(g.snap).Lockout
 	counter, ok := store.(wssec.Counter)
 	if !ok {
 		return

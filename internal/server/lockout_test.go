@@ -20,7 +20,6 @@ import (
 	"github.com/trustbroker/trustbroker/internal/server"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 	"github.com/trustbroker/trustbroker/internal/testtools"
-	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 // lockoutManifests is the sample STS with lockout after threshold failures
@@ -150,7 +149,7 @@ func (ls *lockoutServer) auditLog() string {
 func TestLockout(t *testing.T) {
 	sts := testfixture.StartSTS(t, lockoutManifests(t, "3", ""))
 	clock := &settableClock{now: time.Now()}
-	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, clock.Now)})
+	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: server.NewMemoryStores(1000, clock.Now)})
 	alice, dave := password("alice", "alice-password"), password("dave", "dave-password")
 
 	// The user: three wrong passwords from three addresses.
@@ -204,7 +203,7 @@ const noSecurityHeader = `<s:Envelope xmlns:s="http://www.w3.org/2003/05/soap-en
 func TestLockoutCountsOnlyBadCredentials(t *testing.T) {
 	sts := testfixture.StartSTS(t, lockoutManifests(t, "2", ""))
 	clock := &settableClock{now: time.Now()}
-	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, clock.Now)})
+	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: server.NewMemoryStores(1000, clock.Now)})
 	const from = "198.51.100.20"
 	for range 3 {
 		// bob's password is right; he lacks the allowed role.
@@ -253,7 +252,7 @@ func TestLockoutCountsFailedCertificates(t *testing.T) {
 	sts := testfixture.StartSTS(t, lockoutManifests(t, "2", "    x509:\n      enabled: true\n      clientCertificates:\n        pem: |\n          "+
 		strings.ReplaceAll(strings.TrimSpace(string(trusted.CertPEM)), "\n", "\n          ")+"\n"))
 	clock := &settableClock{now: time.Now()}
-	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, clock.Now)})
+	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: server.NewMemoryStores(1000, clock.Now)})
 	const from = "198.51.100.30"
 	for range 2 {
 		status, body := ls.attempt(t, client.Request{SigningKey: untrusted.Key, SigningCert: untrusted.Cert}, from)

@@ -12,6 +12,8 @@ type Metrics struct {
 	failures *prometheus.CounterVec
 	duration *prometheus.HistogramVec
 	lockouts *prometheus.CounterVec
+	// storeFull counts records refused because their store was full.
+	storeFull *prometheus.CounterVec
 }
 
 // NewMetrics registers the STS's metrics with reg, including the generation
@@ -35,6 +37,10 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 			Name: "trustbroker_lockouts_total",
 			Help: "Lockouts engaged after repeated failed sign-ins, by scope (user or address).",
 		}, []string{"scope"}),
+		storeFull: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "trustbroker_replay_store_full_total",
+			Help: "Requests refused because the in-memory store they needed a record in (replay, cancelled or lockout) was full of live records.",
+		}, []string{"store"}),
 	}
 	generation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "trustbroker_policy_generation",
@@ -45,6 +51,6 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.issued, m.failures, m.duration, m.lockouts, generation)
+	reg.MustRegister(m.issued, m.failures, m.duration, m.lockouts, m.storeFull, generation)
 	return m
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/trustbroker/trustbroker/internal/server"
 	"github.com/trustbroker/trustbroker/internal/source"
 	"github.com/trustbroker/trustbroker/internal/testtools"
-	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 // STS is a standalone STS serving a temp copy of config/samples/standalone.
@@ -113,7 +112,7 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 	s.Server = &server.Server{
 		Policy:  holder,
 		Issuer:  &issuer.Issuer{Log: log},
-		Replay:  &server.ReplayStores{Memory: wssec.NewMemoryReplayStore(1000, time.Now), Log: log},
+		Replay:  &server.ReplayStores{Memory: server.NewMemoryStores(1000, time.Now), Log: log},
 		Now:     time.Now,
 		Log:     log,
 		Audit:   log,

@@ -1,7 +1,6 @@
 package wssec
 
 import (
-	"container/heap"
 	"context"
 	"fmt"
 	"time"
@@ -26,8 +25,8 @@ var (
 	_ Counter = (*RedisReplayStore)(nil)
 )
 
-// Incr implements Counter. Counters share the store's bound with replay
-// keys; an evicted counter starts over.
+// Incr implements Counter. Counters share the store's bound with other
+// keys: a new counter in a full store is refused with ErrStoreFull.
 func (s *MemoryReplayStore) Incr(ctx context.Context, key string, ttl time.Duration) (int64, error) {
 	if err := ctx.Err(); err != nil {
 		return 0, err
@@ -46,14 +45,9 @@ func (s *MemoryReplayStore) Incr(ctx context.Context, key string, ttl time.Durat
 		e.count++
 		return e.count, nil
 	}
-	if len(s.entries) >= s.max {
-		s.remove(s.order.Front().Value.(*replayEntry))
-		s.evicted++
+	if err := s.add(&replayEntry{key: key, expires: now.Add(ttl), count: 1}); err != nil {
+		return 0, err
 	}
-	e := &replayEntry{key: key, expires: now.Add(ttl), count: 1}
-	e.elem = s.order.PushBack(e)
-	heap.Push(&s.expiry, e)
-	s.entries[key] = e
 	return 1, nil
 }
 

@@ -2,7 +2,6 @@ package wssec
 
 import (
 	"container/heap"
-	"container/list"
 	"context"
 	"errors"
 	"sync"
@@ -16,29 +15,30 @@ const DefaultReplayEntries = 100_000
 var (
 	errEmptyKey = errors.New("replay key is empty")
 	errBadTTL   = errors.New("replay ttl must be positive")
+	// ErrStoreFull says a record could not be made because the store holds
+	// as many live records as it may: the request that needed it must be
+	// refused, since evicting a live record would let its replay through.
+	ErrStoreFull = errors.New("the store is full of live records")
 )
 
 // MemoryReplayStore is a ReplayStore for a single replica. It holds at most
 // a fixed number of keys: expired keys are dropped first, and when it is
-// still full the oldest key is evicted (a replay of that key is then no
-// longer detected, which Evicted counts so it can be alerted on).
+// still full a new key is refused with ErrStoreFull. A live record is never
+// evicted, so flooding the store cannot make a replay pass.
 type MemoryReplayStore struct {
 	now func() time.Time
 	max int
 
 	mu      sync.Mutex
 	entries map[string]*replayEntry
-	order   *list.List  // insertion order, oldest first; values are *replayEntry
 	expiry  expiryQueue // soonest expiry first
-	evicted uint64
 }
 
 type replayEntry struct {
 	key     string
 	expires time.Time
 	count   int64 // for Incr; 0 for keys recorded by Seen
-	elem    *list.Element
-	index   int // position in expiry
+	index   int   // position in expiry
 }
 
 // NewMemoryReplayStore returns a store holding at most maxEntries keys
@@ -55,7 +55,6 @@ func NewMemoryReplayStore(maxEntries int, clock func() time.Time) *MemoryReplayS
 		now:     clock,
 		max:     maxEntries,
 		entries: make(map[string]*replayEntry),
-		order:   list.New(),
 	}
 }
 
@@ -78,15 +77,17 @@ func (s *MemoryReplayStore) Seen(ctx context.Context, key string, ttl time.Durat
 	if _, ok := s.entries[key]; ok {
 		return true, nil
 	}
+	return false, s.add(&replayEntry{key: key, expires: now.Add(ttl)})
+}
+
+// add records e, or refuses when the store is full.
+func (s *MemoryReplayStore) add(e *replayEntry) error {
 	if len(s.entries) >= s.max {
-		s.remove(s.order.Front().Value.(*replayEntry))
-		s.evicted++
+		return ErrStoreFull
 	}
-	e := &replayEntry{key: key, expires: now.Add(ttl)}
-	e.elem = s.order.PushBack(e)
 	heap.Push(&s.expiry, e)
-	s.entries[key] = e
-	return false, nil
+	s.entries[e.key] = e
+	return nil
 }
 
 // Holds implements ReplayStore.
@@ -108,14 +109,6 @@ func (s *MemoryReplayStore) Len() int {
 	return len(s.entries)
 }
 
-// Evicted returns how many unexpired keys were evicted because the store
-// was full.
-func (s *MemoryReplayStore) Evicted() uint64 {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.evicted
-}
-
 func (s *MemoryReplayStore) dropExpired(now time.Time) {
 	for len(s.expiry) > 0 && !now.Before(s.expiry[0].expires) {
 		s.remove(s.expiry[0])
@@ -124,7 +117,6 @@ func (s *MemoryReplayStore) dropExpired(now time.Time) {
 
 func (s *MemoryReplayStore) remove(e *replayEntry) {
 	heap.Remove(&s.expiry, e.index)
-	s.order.Remove(e.elem)
 	delete(s.entries, e.key)
 }
 

@@ -67,5 +67,11 @@ func (s *RedisReplayStore) Holds(ctx context.Context, key string) (bool, error) 
 	return n == 1, nil
 }
 
-// Close releases the connections.
+// WithPrefix returns a store on the same connections whose keys carry
+// prefix after this store's own, to keep kinds of records apart.
+func (s *RedisReplayStore) WithPrefix(prefix string) *RedisReplayStore {
+	return &RedisReplayStore{client: s.client, prefix: s.prefix + prefix}
+}
+
+// Close releases the connections (shared with every WithPrefix store).
 func (s *RedisReplayStore) Close() error { return s.client.Close() }

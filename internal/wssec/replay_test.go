@@ -60,32 +60,33 @@ func TestMemoryReplayStoreTTL(t *testing.T) {
 	}
 }
 
+// TestMemoryReplayStoreBound: a full store refuses new keys rather than
+// forget a live one (which would let its replay through), and counters
+// likewise; expired keys make room.
 func TestMemoryReplayStoreBound(t *testing.T) {
 	clock := &fakeClock{now: mustTime(t, "2024-05-01T12:00:00Z")}
+	ctx := context.Background()
 	s := NewMemoryReplayStore(3, clock.Now)
 	for _, k := range []string{"a", "b", "c"} {
 		mustSeen(t, s, k, time.Hour, false)
 		clock.Advance(time.Second)
 	}
-	mustSeen(t, s, "d", time.Hour, false) // full: evicts "a", the oldest
-	if s.Len() != 3 || s.Evicted() != 1 {
-		t.Errorf("Len = %d, Evicted = %d; want 3 and 1", s.Len(), s.Evicted())
+	if _, err := s.Seen(ctx, "d", time.Hour); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("Seen in a full store: %v, want ErrStoreFull", err)
 	}
-	mustSeen(t, s, "b", time.Hour, true)
-	mustSeen(t, s, "c", time.Hour, true)
-	mustSeen(t, s, "d", time.Hour, true)
-	mustSeen(t, s, "a", time.Hour, false) // forgotten; evicts "b"
-	mustSeen(t, s, "c", time.Hour, true)
+	if _, err := s.Incr(ctx, "counter", time.Hour); !errors.Is(err, ErrStoreFull) {
+		t.Fatalf("Incr in a full store: %v, want ErrStoreFull", err)
+	}
+	for _, k := range []string{"a", "b", "c"} {
+		mustSeen(t, s, k, time.Hour, true) // every live key is still known
+	}
 
-	// Expired keys make room before anything live is evicted.
+	// Expired keys make room.
 	s = NewMemoryReplayStore(2, clock.Now)
 	mustSeen(t, s, "old", time.Second, false)
 	mustSeen(t, s, "live", time.Hour, false)
 	clock.Advance(2 * time.Second)
 	mustSeen(t, s, "new", time.Hour, false)
-	if s.Evicted() != 0 {
-		t.Errorf("a live key was evicted while an expired one could go: Evicted = %d", s.Evicted())
-	}
 	mustSeen(t, s, "live", time.Hour, true)
 }
 
