@@ -25,8 +25,8 @@ type Addressing struct {
 // readAddressing collects the WS-Addressing headers addressed to this node.
 // The headers are optional (the CXF demo and the eHealth request lack To, some
 // clients send no addressing at all); a message that mixes the two
-// namespaces, or repeats a header, is refused because its meaning is
-// ambiguous.
+// namespaces, repeats a header or gives an endpoint reference two
+// Addresses is refused because its meaning is ambiguous.
 func readAddressing(e *Envelope) (Addressing, error) {
 	var a Addressing
 	seen := map[string]bool{}
@@ -39,6 +39,10 @@ func readAddressing(e *Envelope) (Addressing, error) {
 			a.Namespace = ns
 		} else if a.Namespace != ns {
 			return Addressing{}, Faultf(Sender, "the message mixes WS-Addressing namespaces %s and %s", a.Namespace, ns)
+		}
+		if isEndpointReference(h.Tag) && len(ChildElements(h, ns, "Address")) > 1 {
+			// Readers would disagree on which Address counts.
+			return Addressing{}, Faultf(InvalidRequest, "wsa:%s has more than one wsa:Address", h.Tag)
 		}
 		target := a.field(h.Tag)
 		if target == nil {
@@ -73,6 +77,12 @@ func (a *Addressing) field(tag string) *string {
 		return &a.ReplyTo
 	}
 	return nil
+}
+
+// isEndpointReference reports whether the header with local name tag is an
+// endpoint reference.
+func isEndpointReference(tag string) bool {
+	return tag == "ReplyTo" || tag == "FaultTo" || tag == "From"
 }
 
 // addressingValue returns a header's value: its text, or for an endpoint

@@ -6,7 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"strings"
+	"unicode/utf8"
 )
 
 // Limits bound what Parse accepts before it builds a tree. A zero field takes
@@ -71,6 +71,20 @@ var (
 	ErrTextOutsideDoc = errors.New("message has text outside the root element")
 )
 
+// Errors of the pre-scan for XML that XML Namespaces 1.0 forbids although
+// the decoder reads it; Parse answers them with wst:InvalidRequest.
+var (
+	// ErrDuplicateAttr is one element with the same attribute twice, by
+	// qualified name or through two prefixes bound to one namespace. The
+	// tree keeps only one of them, so a signature check and the code that
+	// reads the value could each see a different one.
+	ErrDuplicateAttr = errors.New("an element has the same attribute twice")
+	// ErrReservedNamespace is a declaration that rebinds the xml prefix,
+	// binds another prefix (or the default) to the xml or xmlns namespace,
+	// or declares the xmlns prefix.
+	ErrReservedNamespace = errors.New("a namespace declaration misuses a reserved prefix or namespace")
+)
+
 // MalformedError is Scan's error for input encoding/xml cannot read.
 type MalformedError struct {
 	Err error // the decoder's error
@@ -84,11 +98,13 @@ func (e *MalformedError) Unwrap() error { return e.Err }
 // and refuses what must never reach a tree: DTDs and entity declarations
 // (billion laughs, external entities), processing instructions other than
 // an XML declaration before the root element (SOAP forbids them), documents
-// deeper or larger than lim (zero fields take the defaults), and anything
-// that is not one well-formed root element. Undefined entity references
-// fail in the strict decoder. A non-UTF-8 encoding declaration fails
-// because no charset reader is set. Parse runs it on every request; it is
-// also the check for XML read from elsewhere, such as decrypted content.
+// deeper or larger than lim (zero fields take the defaults), anything that
+// is not one well-formed root element, duplicate attributes and
+// declarations of the reserved xml and xmlns prefixes and namespaces.
+// Undefined entity references fail in the strict decoder. A non-UTF-8
+// encoding declaration fails because no charset reader is set. Parse runs
+// it on every request; it is also the check for XML read from elsewhere,
+// such as decrypted content.
 func Scan(data []byte, lim Limits) error {
 	lim = lim.WithDefaults()
 	if int64(len(data)) > lim.MaxBytes {
@@ -97,6 +113,7 @@ func Scan(data []byte, lim Limits) error {
 	dec := xml.NewDecoder(bytes.NewReader(data))
 	dec.Strict = true
 	depth, elements, roots := 0, 0, 0
+	ns := nsScope{bindings: make([]binding, 0, linearBindings)}
 	for {
 		tok, err := dec.RawToken() // the tree parse that follows checks tag matching and namespaces
 		if errors.Is(err, io.EOF) {
@@ -124,7 +141,11 @@ func Scan(data []byte, lim Limits) error {
 			if len(t.Attr) > lim.MaxAttributes {
 				return fmt.Errorf("%w of %d", ErrTooManyAttrs, lim.MaxAttributes)
 			}
+			if err := ns.checkAttrs(t.Attr, depth); err != nil {
+				return err
+			}
 		case xml.EndElement:
+			ns.end(depth)
 			depth--
 		case xml.Directive:
 			return ErrDTD
@@ -134,7 +155,7 @@ func Scan(data []byte, lim Limits) error {
 				return fmt.Errorf("%w <?%s?>", ErrProcInst, t.Target)
 			}
 		case xml.CharData:
-			if depth == 0 && strings.TrimSpace(string(t)) != "" {
+			if depth == 0 && !onlyXMLSpace(t) {
 				return ErrTextOutsideDoc
 			}
 		}
@@ -143,4 +164,196 @@ func Scan(data []byte, lim Limits) error {
 		return ErrNotOneRoot
 	}
 	return nil
+}
+
+// namespaceXMLNS is the namespace of namespace declarations themselves.
+const namespaceXMLNS = "http://www.w3.org/2000/xmlns/"
+
+// pairwiseAttrs is the attribute count up to which checkAttrs compares
+// names pair by pair; above it a set is cheaper. Real elements carry fewer.
+const pairwiseAttrs = 16
+
+// maxNameInError bounds an element or attribute name quoted in an error:
+// names are the sender's and XML sets no length on them.
+const maxNameInError = 64
+
+// linearBindings is how many prefix bindings in scope nsScope searches one
+// by one; beyond that it indexes them in a map, so that a lookup stays cheap
+// however many declarations a sender piles up.
+const linearBindings = 16
+
+// nsScope tracks the prefix bindings in scope while Scan reads raw tokens,
+// which leave names unresolved. Real messages keep a handful in scope: one
+// allocation per message holds them, and a lookup is a short linear search.
+type nsScope struct {
+	bindings []binding        // in document order; an element's are popped at its end
+	inner    map[string]int32 // prefix -> index of its innermost binding; nil until there are many
+	seen     map[attrKey]struct{}
+}
+
+type binding struct {
+	prefix, uri string
+	depth       int32
+	outer       int32 // index of the binding it shadows, -1 for none; maintained once inner is built
+}
+
+// attrKey is an attribute's expanded name, or its prefix when no
+// declaration binds it (a fragment's context may).
+type attrKey struct {
+	space, local string
+	resolved     bool
+}
+
+// checkAttrs records the declarations on an element at depth and checks
+// its attributes; the element's own declarations apply to them.
+func (s *nsScope) checkAttrs(attrs []xml.Attr, depth int) error {
+	for _, a := range attrs {
+		switch {
+		case a.Name.Space == "xmlns":
+			if err := s.declare(a.Name.Local, a.Value, depth); err != nil {
+				return err
+			}
+		case a.Name.Space == "" && a.Name.Local == "xmlns":
+			if a.Value == namespaceXML || a.Value == namespaceXMLNS {
+				return fmt.Errorf("%w: the default namespace is reserved", ErrReservedNamespace)
+			}
+		}
+	}
+	if len(attrs) <= pairwiseAttrs {
+		for i := 1; i < len(attrs); i++ {
+			for j := range i {
+				if attrs[i].Name.Local == attrs[j].Name.Local && s.sameSpace(attrs[i].Name.Space, attrs[j].Name.Space) {
+					return duplicateAttr(attrs[i].Name)
+				}
+			}
+		}
+		return nil
+	}
+	if s.seen == nil {
+		s.seen = make(map[attrKey]struct{}, len(attrs))
+	} else {
+		clear(s.seen)
+	}
+	for _, a := range attrs {
+		k := s.key(a.Name)
+		if _, dup := s.seen[k]; dup {
+			return duplicateAttr(a.Name)
+		}
+		s.seen[k] = struct{}{}
+	}
+	return nil
+}
+
+// declare checks xmlns:prefix="uri" and brings it into scope.
+func (s *nsScope) declare(prefix, uri string, depth int) error {
+	switch {
+	case prefix == "xmlns":
+		return fmt.Errorf("%w: the xmlns prefix is declared", ErrReservedNamespace)
+	case prefix == "xml":
+		if uri != namespaceXML {
+			return fmt.Errorf("%w: the xml prefix is bound to another namespace", ErrReservedNamespace)
+		}
+		return nil // bound by definition; resolve never looks it up
+	case uri == namespaceXML || uri == namespaceXMLNS:
+		return fmt.Errorf("%w: prefix %s is bound to a reserved namespace", ErrReservedNamespace, boundedName(xml.Name{Local: prefix}))
+	}
+	b := binding{prefix: prefix, uri: uri, depth: int32(depth), outer: -1}
+	if s.inner != nil {
+		if o, ok := s.inner[prefix]; ok {
+			b.outer = o
+		}
+		s.inner[prefix] = int32(len(s.bindings))
+	}
+	s.bindings = append(s.bindings, b)
+	if s.inner == nil && len(s.bindings) > linearBindings {
+		s.inner = make(map[string]int32, 2*len(s.bindings))
+		for i := range s.bindings {
+			if o, ok := s.inner[s.bindings[i].prefix]; ok {
+				s.bindings[i].outer = o
+			}
+			s.inner[s.bindings[i].prefix] = int32(i)
+		}
+	}
+	return nil
+}
+
+// end takes the declarations of the element at depth out of scope.
+func (s *nsScope) end(depth int) {
+	n := len(s.bindings)
+	for n > 0 && s.bindings[n-1].depth == int32(depth) {
+		n--
+		if b := s.bindings[n]; s.inner != nil {
+			if b.outer < 0 {
+				delete(s.inner, b.prefix)
+			} else {
+				s.inner[b.prefix] = b.outer
+			}
+		}
+	}
+	s.bindings = s.bindings[:n]
+}
+
+// resolve returns the namespace a prefix is bound to.
+func (s *nsScope) resolve(prefix string) (string, bool) {
+	if prefix == "xml" {
+		return namespaceXML, true
+	}
+	if s.inner != nil {
+		i, ok := s.inner[prefix]
+		if !ok {
+			return "", false
+		}
+		return s.bindings[i].uri, true
+	}
+	for i := len(s.bindings) - 1; i >= 0; i-- {
+		if s.bindings[i].prefix == prefix {
+			return s.bindings[i].uri, true
+		}
+	}
+	return "", false
+}
+
+// sameSpace reports whether two attribute prefixes name one namespace.
+// Unprefixed attributes are in no namespace, and declarations (xmlns:) in
+// their own.
+func (s *nsScope) sameSpace(p, q string) bool {
+	if p == q {
+		return true
+	}
+	if p == "" || q == "" || p == "xmlns" || q == "xmlns" {
+		return false
+	}
+	u, okp := s.resolve(p)
+	v, okq := s.resolve(q)
+	return okp && okq && u == v
+}
+
+// key returns an attribute's name as sameSpace compares it.
+func (s *nsScope) key(n xml.Name) attrKey {
+	if n.Space != "" && n.Space != "xmlns" {
+		if uri, ok := s.resolve(n.Space); ok {
+			return attrKey{space: uri, local: n.Local, resolved: true}
+		}
+	}
+	return attrKey{space: n.Space, local: n.Local}
+}
+
+func duplicateAttr(n xml.Name) error {
+	return fmt.Errorf("%w: %s", ErrDuplicateAttr, boundedName(n))
+}
+
+// boundedName returns a qualified name cut to maxNameInError bytes.
+func boundedName(n xml.Name) string {
+	q := n.Local
+	if n.Space != "" {
+		q = n.Space + ":" + n.Local
+	}
+	if len(q) <= maxNameInError {
+		return q
+	}
+	cut := maxNameInError
+	for cut > 0 && !utf8.RuneStart(q[cut]) {
+		cut--
+	}
+	return q[:cut] + "..."
 }

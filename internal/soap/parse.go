@@ -39,11 +39,13 @@ var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 // the input (zero fields take defaults).
 //
 // Every error is a *Fault safe to answer with: Sender for malformed input or
-// input over the limits, VersionMismatch for an unknown envelope namespace or
-// a content type that contradicts the envelope, MustUnderstand for a
-// mandatory header block the STS does not process. When Parse fails the
-// server answers in VersionForContentType(contentType), SOAP 1.2 when that is
-// unknown.
+// input over the limits, wst:InvalidRequest for XML that XML Namespaces or
+// SOAP forbids although it parses (a duplicate attribute, a misused xml or
+// xmlns prefix, text in the Header, an endpoint reference with two
+// Addresses), VersionMismatch for an unknown envelope namespace or a content
+// type that contradicts the envelope, MustUnderstand for a mandatory header
+// block the STS does not process. When Parse fails the server answers in
+// VersionForContentType(contentType), SOAP 1.2 when that is unknown.
 func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 	lim = lim.WithDefaults()
 	if int64(len(data)) > lim.MaxBytes {
@@ -55,7 +57,7 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 		return nil, err
 	}
 	if err := Scan(data, lim); err != nil {
-		return nil, NewFault(Sender, scanReason(err), err)
+		return nil, NewFault(scanCode(err), scanReason(err), err)
 	}
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = lim.MaxDepth + 1
@@ -70,9 +72,25 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 	return env, nil
 }
 
-// scanReason turns a pre-scan error into a short reason for the caller.
+// scanCode is the fault code of a pre-scan error: wst:InvalidRequest for
+// XML that is well-formed but that XML Namespaces forbids, Sender for the
+// rest.
+func scanCode(err error) FaultCode {
+	if errors.Is(err, ErrDuplicateAttr) || errors.Is(err, ErrReservedNamespace) {
+		return InvalidRequest
+	}
+	return Sender
+}
+
+// scanReason turns a pre-scan error into a short reason for the caller that
+// quotes nothing from the request; the cause, which is only logged, may name
+// an attribute or prefix (bounded in length).
 func scanReason(err error) string {
 	switch {
+	case errors.Is(err, ErrDuplicateAttr):
+		return "an element has the same attribute twice"
+	case errors.Is(err, ErrReservedNamespace):
+		return "a namespace declaration rebinds the reserved xml or xmlns prefix or namespace"
 	case errors.Is(err, ErrTooDeep):
 		return "message nested too deeply"
 	case errors.Is(err, ErrTooManyElems):
@@ -166,6 +184,10 @@ func envelopeParts(root *etree.Element, v Version) (header, body *etree.Element,
 	for i, c := range root.ChildElements() {
 		switch {
 		case IsElement(c, ns, "Header") && i == 0:
+			if hasNonSpaceText(c) {
+				// SOAP allows only header blocks there.
+				return nil, nil, Faultf(InvalidRequest, "text is not allowed directly inside the Header")
+			}
 			header = c
 		case IsElement(c, ns, "Body") && body == nil:
 			body = c

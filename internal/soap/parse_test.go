@@ -92,6 +92,7 @@ func TestParseRefusesDTDsAndEntities(t *testing.T) {
 		{"processing instruction", []byte(env12("", `<s:Body><?evil data?><x:p xmlns:x="urn:x"/></s:Body>`)), ErrProcInst},
 		{"second root", []byte(env12("", pingBody) + env12("", pingBody)), ErrNotOneRoot},
 		{"text after root", []byte(env12("", pingBody) + "trailing"), ErrTextOutsideDoc},
+		{"no-break space after root", []byte(env12("", pingBody) + "\u00a0"), ErrTextOutsideDoc},
 		{"non-UTF-8 declaration", []byte(`<?xml version="1.0" encoding="ISO-8859-1"?>` + env12("", pingBody)), nil},
 	}
 	for _, tt := range tests {
@@ -198,6 +199,8 @@ func TestParseStructure(t *testing.T) {
 		{"empty body", env12("", "<s:Body/>"), false, "Body is empty"},
 		{"two body children", env12("", `<s:Body><x:a xmlns:x="urn:x"/><x:b xmlns:x="urn:x"/></s:Body>`), false, "exactly one"},
 		{"text in body", env12("", `<s:Body>text<x:a xmlns:x="urn:x"/></s:Body>`), false, "text"},
+		{"no-break space in body", env12("", "<s:Body>\u00a0<x:a xmlns:x=\"urn:x\"/></s:Body>"), false, "text"},
+		{"no-break space in the Envelope", env12Open + "\u00a0" + pingBody + `</s:Envelope>`, false, "text"},
 		{"no body", env12(`<x:h xmlns:x="urn:x"/>`, ""), false, "no Body"},
 		{"header after body", env12Open + pingBody + `<s:Header/></s:Envelope>`, false, "unexpected element"},
 		{"two bodies", env12Open + pingBody + pingBody + `</s:Envelope>`, false, "unexpected element"},

@@ -93,9 +93,23 @@ func CollapsedText(e *etree.Element) string {
 // whitespace directly inside it.
 func hasNonSpaceText(e *etree.Element) bool {
 	for _, t := range e.Child {
-		if cd, ok := t.(*etree.CharData); ok && strings.TrimSpace(cd.Data) != "" {
+		if cd, ok := t.(*etree.CharData); ok && !onlyXMLSpace(cd.Data) {
 			return true
 		}
 	}
 	return false
+}
+
+// onlyXMLSpace reports whether s holds nothing but XML whitespace (space,
+// tab, CR, LF). Unicode spaces such as U+00A0 are character content to XML,
+// so strings.TrimSpace would let text through where XML allows none.
+func onlyXMLSpace[T ~string | ~[]byte](s T) bool {
+	for i := range len(s) {
+		switch s[i] {
+		case ' ', '\t', '\r', '\n':
+		default:
+			return false
+		}
+	}
+	return true
 }

@@ -238,20 +238,31 @@ func readChild(c *etree.Element, v Version, r *RST, path, name string) error {
 }
 
 // readAppliesTo returns the address of wsp:AppliesTo/wsa:EndpointReference
-// in either WS-Addressing namespace.
+// in either WS-Addressing namespace. A second EndpointReference or Address
+// is refused: the relying party it names would depend on which one a reader
+// takes.
 func readAppliesTo(c *etree.Element, name string) (string, error) {
-	for _, wsa := range []string{namespaceWSA10, namespaceWSA200408} {
-		epr := soap.ChildElement(c, wsa, "EndpointReference")
-		if epr == nil {
-			continue
+	var epr *etree.Element
+	var wsa string
+	for _, ns := range []string{namespaceWSA10, namespaceWSA200408} {
+		for _, e := range soap.ChildElements(c, ns, "EndpointReference") {
+			if epr != nil {
+				return "", invalid(name, "has more than one wsa:EndpointReference", nil)
+			}
+			epr, wsa = e, ns
 		}
-		addr := soap.ChildElement(epr, wsa, "Address")
-		if addr == nil || soap.CollapsedText(addr) == "" {
-			return "", invalid(name, "has an EndpointReference without an Address", nil)
-		}
-		return soap.CollapsedText(addr), nil
 	}
-	return "", invalid(name, "has no wsa:EndpointReference", nil)
+	if epr == nil {
+		return "", invalid(name, "has no wsa:EndpointReference", nil)
+	}
+	addrs := soap.ChildElements(epr, wsa, "Address")
+	switch {
+	case len(addrs) > 1:
+		return "", invalid(name, "has an EndpointReference with more than one Address", nil)
+	case len(addrs) == 0 || soap.CollapsedText(addrs[0]) == "":
+		return "", invalid(name, "has an EndpointReference without an Address", nil)
+	}
+	return soap.CollapsedText(addrs[0]), nil
 }
 
 // readKeySize reads a key size in bits.

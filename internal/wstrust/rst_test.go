@@ -207,6 +207,89 @@ func TestParseRSTRefuses(t *testing.T) {
 	}
 }
 
+// TestParseRSTRefusesAmbiguousAppliesTo sends whole requests: an AppliesTo
+// that names two relying parties is refused whichever a reader would take.
+func TestParseRSTRefusesAmbiguousAppliesTo(t *testing.T) {
+	const (
+		marker = "s3cr3t-marker"
+		wsa10  = ` xmlns:wsa="http://www.w3.org/2005/08/addressing"`
+		wsa04  = ` xmlns:w="http://schemas.xmlsoap.org/ws/2004/08/addressing"`
+	)
+	envelope := func(v soap.Version, appliesTo string) string {
+		ns := soap.NamespaceSOAP12
+		if v == soap.V11 {
+			ns = soap.NamespaceSOAP11
+		}
+		return `<s:Envelope xmlns:s="` + ns + `"><s:Header>` +
+			`<wsa:Action` + wsa10 + `>` + ActionIssue13 + `</wsa:Action>` +
+			`<o:Security xmlns:o="` + NamespaceSecext + `"><o:UsernameToken><o:Username>alice</o:Username><o:Password>` + marker +
+			`</o:Password></o:UsernameToken></o:Security></s:Header><s:Body>` +
+			rst13(issue13+appliesTo) + `</s:Body></s:Envelope>`
+	}
+	tests := []struct {
+		name      string
+		v         soap.Version
+		appliesTo string
+		reason    string // substring; "" = accepted
+	}{
+		{"two Addresses", soap.V12,
+			`<wsp:AppliesTo><wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address><wsa:Address>urn:` + marker + `</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>`,
+			"wsp:AppliesTo has an EndpointReference with more than one Address"},
+		{"two Addresses, the first empty", soap.V11,
+			`<wsp:AppliesTo><wsa:EndpointReference><wsa:Address/><wsa:Address>urn:` + marker + `</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>`,
+			"wsp:AppliesTo has an EndpointReference with more than one Address"},
+		{"two Addresses in WS-Addressing 2004/08", soap.V11,
+			`<wsp:AppliesTo><w:EndpointReference` + wsa04 + `><w:Address>urn:rp</w:Address><w:Address>urn:` + marker + `</w:Address></w:EndpointReference></wsp:AppliesTo>`,
+			"wsp:AppliesTo has an EndpointReference with more than one Address"},
+		{"two EndpointReferences", soap.V12,
+			`<wsp:AppliesTo><wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address></wsa:EndpointReference>` +
+				`<wsa:EndpointReference><wsa:Address>urn:` + marker + `</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>`,
+			"wsp:AppliesTo has more than one wsa:EndpointReference"},
+		{"EndpointReferences in both WS-Addressing namespaces", soap.V12,
+			`<wsp:AppliesTo><w:EndpointReference` + wsa04 + `><w:Address>urn:` + marker + `</w:Address></w:EndpointReference>` +
+				`<wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address></wsa:EndpointReference></wsp:AppliesTo>`,
+			"wsp:AppliesTo has more than one wsa:EndpointReference"},
+		{"two Addresses in SecondaryParameters", soap.V11,
+			`<wst:SecondaryParameters><wsp:AppliesTo><wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address><wsa:Address>urn:` + marker +
+				`</wsa:Address></wsa:EndpointReference></wsp:AppliesTo></wst:SecondaryParameters>`,
+			"wst:SecondaryParameters/wsp:AppliesTo has an EndpointReference with more than one Address"},
+		{"one EndpointReference with one Address", soap.V12,
+			`<wsp:AppliesTo><wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address><wsa:ReferenceParameters/></wsa:EndpointReference></wsp:AppliesTo>`,
+			""},
+		{"an Address of the other namespace is an extension", soap.V12,
+			`<wsp:AppliesTo><wsa:EndpointReference><wsa:Address>urn:rp</wsa:Address><w:Address` + wsa04 + `>urn:x</w:Address></wsa:EndpointReference></wsp:AppliesTo>`,
+			""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			env, err := soap.Parse([]byte(envelope(tt.v, tt.appliesTo)), tt.v.ContentType(), soap.Limits{})
+			if err != nil {
+				t.Fatalf("soap.Parse: %v", err)
+			}
+			r, err := ParseRST(env.Body)
+			if tt.reason == "" {
+				if err != nil {
+					t.Fatalf("ParseRST: %v", err)
+				}
+				if r.AppliesTo != "urn:rp" {
+					t.Errorf("AppliesTo %q", r.AppliesTo)
+				}
+				return
+			}
+			if r != nil {
+				t.Fatalf("accepted: %+v", r)
+			}
+			f := mustFault(t, err, soap.InvalidRequest)
+			if !strings.Contains(f.Reason, tt.reason) {
+				t.Errorf("reason %q does not contain %q", f.Reason, tt.reason)
+			}
+			if strings.Contains(f.Reason, marker) || strings.Contains(f.Error(), marker) {
+				t.Errorf("fault quotes the request: %v", f)
+			}
+		})
+	}
+}
+
 func TestActionsAndURIs(t *testing.T) {
 	tests := []struct {
 		v                 Version
