@@ -135,6 +135,55 @@ func TestUsernameTokenWithoutPassword(t *testing.T) {
 	}
 }
 
+// TestActAsInEitherNamespace: ActAs as WCF and CXF send it (WS-Trust 1.4
+// namespace, beside their algorithm preferences) and in the request's own
+// namespace give the same token: for the ActAs user, with the requestor
+// recorded as the actor.
+func TestActAsInEitherNamespace(t *testing.T) {
+	snap := snapshot(t, testRelyingParty())
+	snap.Users = lookupUsers{"carol": {Name: "carol", Attributes: map[string][]string{"mail": {"carol@example.com"}}}}
+	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true}
+	const carol = `<wsse:UsernameToken xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">` +
+		`<wsse:Username>carol</wsse:Username></wsse:UsernameToken>`
+	for _, actAs := range []string{
+		`<tr:ActAs xmlns:tr="` + wstrust.Namespace14 + `">` + carol + `</tr:ActAs>`,
+		`<t:ActAs>` + carol + `</t:ActAs>`,
+	} {
+		doc := etree.NewDocument()
+		err := doc.ReadFromString(`<t:RequestSecurityToken xmlns:t="` + wstrust.Namespace13 + `">` +
+			`<t:KeyType>` + wstrust.KeyTypeBearer13 + `</t:KeyType>` +
+			`<t:SignWith>http://www.w3.org/2001/04/xmldsig-more#rsa-sha256</t:SignWith>` +
+			`<t:EncryptWith>http://www.w3.org/2001/04/xmlenc#aes256-cbc</t:EncryptWith>` +
+			`<t:KeyWrapAlgorithm>http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p</t:KeyWrapAlgorithm>` +
+			actAs + `<t:RequestType>` + wstrust.RequestTypeIssue13 + `</t:RequestType></t:RequestSecurityToken>`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		parsed, err := wstrust.ParseRST(doc.Root())
+		if err != nil {
+			t.Fatalf("%s: %v", actAs, err)
+		}
+		parsed.AppliesTo = "urn:test:app"
+		r, err := (&Issuer{}).Issue(snap, Request{Who: alice, RST: parsed, Now: now})
+		if err != nil {
+			t.Fatalf("%s: %v", actAs, err)
+		}
+		a, err := saml.Parse(r.Token)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var actors []string
+		for _, at := range a.Attributes {
+			if at.Name == actorClaim {
+				actors = at.Values
+			}
+		}
+		if a.Subject.NameID != "carol@example.com" || !slices.Equal(actors, []string{"alice"}) {
+			t.Errorf("%s: subject %q, actors %v; want carol, acted for by alice", actAs, a.Subject.NameID, actors)
+		}
+	}
+}
+
 func TestApplyClaims(t *testing.T) {
 	rp := testRelyingParty()
 	attrs := []saml.Attribute{{Name: "mail", Values: []string{"m"}}, {Name: "phone", Values: []string{"p"}}}

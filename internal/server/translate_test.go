@@ -1,8 +1,10 @@
 package server_test
 
 import (
+	"bytes"
 	"crypto/x509"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -18,6 +20,7 @@ import (
 	"github.com/trustbroker/trustbroker/internal/issuer"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/wstrust"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
@@ -308,6 +311,157 @@ func TestActAsRecordsTheActorChain(t *testing.T) {
 	if advised == nil || advised.NamespaceURI() != saml.NamespaceSAML20 || advised.SelectAttrValue("ID", "") != parseToken(t, in).ID {
 		t.Errorf("Advice does not hold the presented assertion:\n%s", token)
 	}
+}
+
+// wcfPreferences are the key and algorithm preferences WCF puts beside the
+// standard elements of its RSTs; the STS may ignore them.
+var wcfPreferences = [][2]string{
+	{"t:SignWith", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"},
+	{"t:EncryptWith", "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+	{"t:KeyWrapAlgorithm", "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"},
+	{"wst14:KeyWrapAlgorithm", "http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p"},
+	{"t:CanonicalizationAlgorithm", "http://www.w3.org/2001/10/xml-exc-c14n#"},
+	{"t:EncryptionAlgorithm", "http://www.w3.org/2001/04/xmlenc#aes256-cbc"},
+	{"t:SignatureAlgorithm", "http://www.w3.org/2001/04/xmldsig-more#rsa-sha256"},
+	{"t:ComputedKeyAlgorithm", nsTrust13 + "/CK/PSHA1"},
+	{"t:KeySize", "256"},
+	{"wsp:PolicyReference", ""},
+	{"auth:AdditionalContext", ""},
+}
+
+// postEdited posts r's envelope after edit has changed its
+// RequestSecurityToken, whose WS-Trust prefix is t and where the WS-Trust
+// 1.4 namespace is declared as wst14.
+func postEdited(t *testing.T, sts *testfixture.STS, r client.Request, edit func(rst *etree.Element)) (int, []byte) {
+	t.Helper()
+	r.Endpoint, r.Now = sts.URL, time.Now()
+	envelope, contentType, err := r.Envelope()
+	if err != nil {
+		t.Fatal(err)
+	}
+	doc := parse(t, envelope)
+	rst := doc.FindElement("//RequestSecurityToken")
+	rst.CreateAttr("xmlns:wst14", wstrust.Namespace14)
+	edit(rst)
+	if envelope, err = doc.WriteToBytes(); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.Post(sts.URL, contentType, bytes.NewReader(envelope))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, body
+}
+
+// addWCFPreferences adds WCF's preferences to an RST.
+func addWCFPreferences(rst *etree.Element) {
+	for _, p := range wcfPreferences {
+		el := rst.CreateElement(p[0])
+		el.SetText(p[1])
+		switch p[0] {
+		case "wsp:PolicyReference":
+			el.CreateAttr("xmlns:wsp", "http://schemas.xmlsoap.org/ws/2004/09/policy")
+			el.CreateAttr("URI", "urn:example:policy")
+		case "auth:AdditionalContext":
+			el.CreateAttr("xmlns:auth", "http://docs.oasis-open.org/wsfed/authorization/200706")
+			item := el.CreateElement("auth:ContextItem")
+			item.CreateAttr("Name", "urn:example:context")
+			item.CreateElement("auth:Value").SetText("x")
+		}
+	}
+}
+
+// TestWCFActAs: ActAs in the WS-Trust 1.4 namespace inside a 1.3 request,
+// beside WCF's preferences, gets a token for the ActAs identity that names
+// the requestor as the actor, as the request's own ActAs does; a plain WCF
+// request with the preferences gets the requestor's token.
+func TestWCFActAs(t *testing.T) {
+	p := newPartner(t)
+	sts := testfixture.StartSTS(t, p.manifests(t, "[ActAs]"))
+	partnerToken := p.assertion(t, saml.SAML20, nil)
+	for _, tc := range []struct {
+		name, actAs, subject string
+	}{
+		{"SAML 2.0 assertion", partnerToken, "carol@partner.example"},
+		{"UsernameToken", usernameTokenXML("dave", "dave-password"), "dave@example.com"},
+		{"no ActAs", "", "alice@example.com"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService, ActAs: tc.actAs}
+			status, body := postEdited(t, sts, r, func(rst *etree.Element) {
+				if actAs := rst.SelectElement("t:ActAs"); actAs != nil {
+					actAs.Space = "wst14"
+				} else if tc.actAs != "" {
+					t.Fatal("the client sent no t:ActAs to move")
+				}
+				addWCFPreferences(rst)
+			})
+			if status != http.StatusOK {
+				t.Fatalf("status %d:\n%s", status, body)
+			}
+			a, _ := verifiedAssertion(t, sts.CertFile, body, saml.SAML20)
+			if a.Subject.NameID != tc.subject {
+				t.Errorf("subject %q, want %q", a.Subject.NameID, tc.subject)
+			}
+			actors, recorded := claims(a)[actorClaim]
+			if tc.actAs == "" {
+				if recorded {
+					t.Errorf("actors %v without ActAs", actors)
+				}
+				return
+			}
+			if !slices.Equal(actors, []string{"alice"}) {
+				t.Errorf("actors %v, want the requestor", actors)
+			}
+		})
+	}
+}
+
+// TestUnsupportedDelegationRefused: elements that would change whom the
+// token is for but that the STS does not act on are refused by name, as is
+// ActAs in two namespaces at once.
+func TestUnsupportedDelegationRefused(t *testing.T) {
+	p := newPartner(t)
+	sts := testfixture.StartSTS(t, p.manifests(t, "[ActAs]"))
+	dave := usernameTokenXML("dave", "dave-password")
+	for _, tc := range []struct {
+		name, reason string
+		edit         func(rst *etree.Element)
+	}{
+		{"DelegateTo", "wst:DelegateTo is not supported", func(rst *etree.Element) {
+			addToken(t, rst.CreateElement("t:DelegateTo"), dave)
+		}},
+		{"Participants", "wst:Participants is not supported", func(rst *etree.Element) {
+			addToken(t, rst.CreateElement("t:Participants").CreateElement("t:Participant"), dave)
+		}},
+		{"ActAs in both namespaces", "wst:ActAs and wst14:ActAs both appear", func(rst *etree.Element) {
+			addToken(t, rst.CreateElement("t:ActAs"), dave)
+			addToken(t, rst.CreateElement("wst14:ActAs"), usernameTokenXML("alice", "alice-password"))
+		}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			r := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService}
+			status, body := postEdited(t, sts, r, func(rst *etree.Element) {
+				addWCFPreferences(rst)
+				tc.edit(rst)
+			})
+			expectFault(t, status, body, "1.2", nsTrust13, "InvalidRequest", tc.reason)
+			if strings.Contains(string(body), "dave") {
+				t.Errorf("the fault quotes the request:\n%s", body)
+			}
+		})
+	}
+}
+
+// addToken parses a token and adds it to parent.
+func addToken(t *testing.T, parent *etree.Element, token string) {
+	t.Helper()
+	parent.AddChild(parse(t, []byte(token)).Root())
 }
 
 // TestSenderVouches: OnBehalfOf without a KeyType, or with a KeyType this

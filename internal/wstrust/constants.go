@@ -7,6 +7,9 @@ const (
 	// Namespace2005 is WS-Trust February 2005, what WIF and AD FS call
 	// "trust/2005".
 	Namespace2005 = "http://schemas.xmlsoap.org/ws/2005/02/trust"
+	// Namespace14 is WS-Trust 1.4 (OASIS, 2008/02). No request is in it:
+	// WCF and CXF put its ActAs inside 1.3 and 2005/02 requests.
+	Namespace14 = "http://docs.oasis-open.org/ws-sx/ws-trust/200802"
 )
 
 // WS-Trust 1.3 actions. An Issue is answered with an RSTR collection

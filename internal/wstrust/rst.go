@@ -102,9 +102,12 @@ type Renewing struct {
 
 // ParseRST reads a RequestSecurityToken of WS-Trust 1.3 or 2005/02 (the
 // version is the element's namespace). Children may come in any order;
-// unknown children are ignored; SecondaryParameters fill only what the top
-// level leaves empty. A missing RequestType, a repeated element or a malformed
-// value is a soap.InvalidRequest fault whose reason names the element.
+// unknown children are ignored, except those that would change whom the
+// token is for (see subjectChanging); ActAs is also read in the WS-Trust 1.4
+// namespace. SecondaryParameters fill only what the top level leaves empty.
+// A missing RequestType, a repeated element, an element that changes the
+// subject but is not acted on, or a malformed value is a soap.InvalidRequest
+// fault whose reason names the element.
 func ParseRST(body *etree.Element) (*RST, error) {
 	if body == nil {
 		return nil, soap.Faultf(soap.InvalidRequest, "the Body holds no wst:RequestSecurityToken")
@@ -150,6 +153,14 @@ func (r *RST) fillFrom(sp *RST) {
 	}
 }
 
+// subjectChanging lists the WS-Trust children that name someone else the
+// token is for (OnBehalfOf, ActAs), should be delegated to (DelegateTo) or
+// may be used by (Participants). Ignoring one would issue a token other than
+// the one asked for, so the STS reads it or refuses the request. The flags
+// Forwardable and Delegatable name no one and leave subject and audience as
+// they are; like the algorithm preferences, they are ignored.
+var subjectChanging = map[string]bool{"OnBehalfOf": true, "ActAs": true, "DelegateTo": true, "Participants": true}
+
 // readChildren fills r from the children of el; path prefixes element names
 // in fault reasons. SecondaryParameters is read only at the top level.
 func readChildren(el *etree.Element, v Version, r *RST, path string) error {
@@ -161,10 +172,17 @@ func readChildren(el *etree.Element, v Version, r *RST, path string) error {
 		switch {
 		case cns == ns:
 			name = "wst:" + c.Tag
+		case cns == Namespace14 && c.Tag == "ActAs":
+			name = "wst14:ActAs"
 		case c.Tag == "AppliesTo" && (cns == NamespacePolicy200409 || cns == NamespacePolicy15):
 			name = "wsp:AppliesTo"
+		case subjectChanging[c.Tag] && (cns == Namespace14 || VersionOf(cns) != 0):
+			return notActedOn(path + otherTrustName(cns, c.Tag))
 		default:
 			continue // extensions: auth:AdditionalContext, wsp:PolicyReference, ...
+		}
+		if subjectChanging[c.Tag] && (path != "" || !actedOn(name)) {
+			return notActedOn(path + name)
 		}
 		if seen[name] && knownChild(name) {
 			return invalid(path+name, "appears more than once", nil)
@@ -177,13 +195,35 @@ func readChildren(el *etree.Element, v Version, r *RST, path string) error {
 	return nil
 }
 
+// actedOn reports whether the issuer acts on a subject-changing element
+// read at the top level. SecondaryParameters are the relying party's
+// template, and fillFrom takes no identity from it.
+func actedOn(name string) bool {
+	return name == "wst:OnBehalfOf" || name == "wst:ActAs" || name == "wst14:ActAs"
+}
+
+// otherTrustName names an element of a WS-Trust namespace that is not the
+// request's own, for a fault reason.
+func otherTrustName(ns, local string) string {
+	if ns == Namespace14 {
+		return "wst14:" + local
+	}
+	return "wst:" + local + " of " + VersionOf(ns).String()
+}
+
+// notActedOn refuses an element that would change whom the token is for but
+// that this STS does not act on.
+func notActedOn(name string) *soap.Fault {
+	return invalid(name, "is not supported: it would change whom the token is for, and this STS does not act on it", nil)
+}
+
 // knownChild reports whether readChild interprets the element, and so
 // whether a repeat of it is ambiguous.
 func knownChild(name string) bool {
 	switch name {
 	case "wst:RequestType", "wst:TokenType", "wsp:AppliesTo", "wst:KeyType", "wst:KeySize",
 		"wst:Entropy", "wst:ComputedKeyAlgorithm", "wst:Lifetime", "wst:UseKey", "wst:OnBehalfOf",
-		"wst:ActAs", "wst:ValidateTarget", "wst:RenewTarget", "wst:CancelTarget", "wst:Claims",
+		"wst:ActAs", "wst14:ActAs", "wst:ValidateTarget", "wst:RenewTarget", "wst:CancelTarget", "wst:Claims",
 		"wst:Renewing", "wst:SecondaryParameters":
 		return true
 	}
@@ -221,7 +261,12 @@ func readChild(c *etree.Element, v Version, r *RST, path, name string) error {
 		r.UseKey = c
 	case "wst:OnBehalfOf":
 		r.OnBehalfOf = c
-	case "wst:ActAs":
+	case "wst:ActAs", "wst14:ActAs":
+		// Either namespace means the same; both at once leave it open
+		// whose identity the token is for.
+		if r.ActAs != nil {
+			return soap.Faultf(soap.InvalidRequest, "wst:ActAs and wst14:ActAs both appear; send ActAs once")
+		}
 		r.ActAs = c
 	case "wst:ValidateTarget":
 		r.ValidateTarget = c

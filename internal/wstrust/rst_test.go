@@ -16,6 +16,25 @@ func rst13(children string) string {
 
 const issue13 = `<wst:RequestType>` + RequestTypeIssue13 + `</wst:RequestType>`
 
+// wst14 declares the WS-Trust 1.4 namespace as WCF and CXF do: only for ActAs
+// (and KeyWrapAlgorithm) inside a 1.3 or 2005/02 request.
+const wst14 = ` xmlns:wst14="` + Namespace14 + `"`
+
+// wcfPreferences are the key and algorithm preferences WCF and Exchange send
+// beside the standard elements, with the flags that name no one: none of
+// them changes whom the token is for.
+const wcfPreferences = `<wst:CanonicalizationAlgorithm>http://www.w3.org/2001/10/xml-exc-c14n#</wst:CanonicalizationAlgorithm>` +
+	`<wst:EncryptionAlgorithm>http://www.w3.org/2001/04/xmlenc#aes256-cbc</wst:EncryptionAlgorithm>` +
+	`<wst:EncryptWith>http://www.w3.org/2001/04/xmlenc#aes256-cbc</wst:EncryptWith>` +
+	`<wst:SignWith>http://www.w3.org/2000/09/xmldsig#hmac-sha1</wst:SignWith>` +
+	`<wst:SignatureAlgorithm>http://www.w3.org/2001/04/xmldsig-more#rsa-sha256</wst:SignatureAlgorithm>` +
+	`<wst:KeyWrapAlgorithm>http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p</wst:KeyWrapAlgorithm>` +
+	`<wst14:KeyWrapAlgorithm` + wst14 + `>http://www.w3.org/2001/04/xmlenc#rsa-oaep-mgf1p</wst14:KeyWrapAlgorithm>` +
+	`<wst:ComputedKeyAlgorithm>` + ComputedKeyPSHA1_13 + `</wst:ComputedKeyAlgorithm><wst:KeySize>256</wst:KeySize>` +
+	`<wst:Forwardable>false</wst:Forwardable><wst:Delegatable>true</wst:Delegatable>` +
+	`<auth:AdditionalContext xmlns:auth="http://docs.oasis-open.org/wsfed/authorization/200706"><auth:ContextItem Name="urn:x"/></auth:AdditionalContext>` +
+	`<wsp:PolicyReference URI="urn:policy"/>`
+
 func TestParseRST(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -126,6 +145,18 @@ func TestParseRST(t *testing.T) {
 				t.Errorf("%+v", r.Renewing)
 			}
 		}},
+		{"WS-Trust 1.4 ActAs in a 1.3 request beside WCF's preferences", rst13(issue13 + wcfPreferences +
+			`<wst14:ActAs` + wst14 + `><x:T xmlns:x="urn:x"/></wst14:ActAs>`), func(t *testing.T, r *RST) {
+			if firstChild(r.ActAs) != "T" || r.KeySize != 256 || r.ComputedKeyAlgorithm != ComputedKeyPSHA1_13 {
+				t.Errorf("ActAs %v KeySize %d ComputedKeyAlgorithm %q", r.ActAs, r.KeySize, r.ComputedKeyAlgorithm)
+			}
+		}},
+		{"WS-Trust 1.4 ActAs in a 2005 request", `<t:RequestSecurityToken xmlns:t="` + Namespace2005 + `"><t:RequestType>` + RequestTypeIssue2005 +
+			`</t:RequestType><tr:ActAs xmlns:tr="` + Namespace14 + `"><x:T xmlns:x="urn:x"/></tr:ActAs></t:RequestSecurityToken>`, func(t *testing.T, r *RST) {
+			if r.Version != V2005 || firstChild(r.ActAs) != "T" {
+				t.Errorf("version %v ActAs %v", r.Version, r.ActAs)
+			}
+		}},
 		{"raw elements", rst13(issue13 + `<wst:ActAs><x:T xmlns:x="urn:x"/></wst:ActAs><wst:RenewTarget><x:R xmlns:x="urn:x"/></wst:RenewTarget>` +
 			`<wst:OnBehalfOf><x:O xmlns:x="urn:x"/></wst:OnBehalfOf>`), func(t *testing.T, r *RST) {
 			if firstChild(r.ActAs) != "T" || firstChild(r.RenewTarget) != "R" || firstChild(r.OnBehalfOf) != "O" {
@@ -185,6 +216,26 @@ func TestParseRSTRefuses(t *testing.T) {
 			soap.InvalidRequest, "wst:Lifetime/wsu:Expires is not a valid time"},
 		{"lifetime backwards", rst13(issue13 + `<wst:Lifetime><wsu:Created>2030-01-01T00:00:00Z</wsu:Created><wsu:Expires>2029-01-01T00:00:00Z</wsu:Expires></wst:Lifetime>`),
 			soap.InvalidTimeRange, "expires before"},
+		{"DelegateTo", rst13(issue13 + `<wst:DelegateTo><wsse:UsernameToken xmlns:wsse="` + NamespaceSecext + `"><wsse:Username>` + secret +
+			`</wsse:Username></wsse:UsernameToken></wst:DelegateTo>`), soap.InvalidRequest, "wst:DelegateTo is not supported"},
+		{"Participants", rst13(issue13 + `<wst:Participants><wst:Participant><x:T xmlns:x="urn:x">` + secret + `</x:T></wst:Participant></wst:Participants>`),
+			soap.InvalidRequest, "wst:Participants is not supported"},
+		{"DelegateTo in a 2005 request", `<t:RequestSecurityToken xmlns:t="` + Namespace2005 + `"><t:RequestType>` + RequestTypeIssue2005 +
+			`</t:RequestType><t:DelegateTo/></t:RequestSecurityToken>`, soap.InvalidRequest, "wst:DelegateTo is not supported"},
+		{"OnBehalfOf of the other trust version", rst13(issue13 + `<t:OnBehalfOf xmlns:t="` + Namespace2005 + `"/>`),
+			soap.InvalidRequest, "wst:OnBehalfOf of WS-Trust 2005/02 is not supported"},
+		{"OnBehalfOf in the WS-Trust 1.4 namespace", rst13(issue13 + `<wst14:OnBehalfOf` + wst14 + `/>`),
+			soap.InvalidRequest, "wst14:OnBehalfOf is not supported"},
+		{"ActAs in SecondaryParameters", rst13(issue13 + `<wst:SecondaryParameters><wst14:ActAs` + wst14 + `/></wst:SecondaryParameters>`),
+			soap.InvalidRequest, "wst:SecondaryParameters/wst14:ActAs is not supported"},
+		{"OnBehalfOf in SecondaryParameters", rst13(issue13 + `<wst:SecondaryParameters><wst:OnBehalfOf/></wst:SecondaryParameters>`),
+			soap.InvalidRequest, "wst:SecondaryParameters/wst:OnBehalfOf is not supported"},
+		{"ActAs in both namespaces", rst13(issue13 + `<wst:ActAs><x:A xmlns:x="urn:x"/></wst:ActAs><wst14:ActAs` + wst14 + `><x:B xmlns:x="urn:x"/></wst14:ActAs>`),
+			soap.InvalidRequest, "wst:ActAs and wst14:ActAs both appear"},
+		{"ActAs in both namespaces, 1.4 first", rst13(issue13 + `<wst14:ActAs` + wst14 + `/><wst:ActAs/>`),
+			soap.InvalidRequest, "wst:ActAs and wst14:ActAs both appear"},
+		{"WS-Trust 1.4 ActAs twice", rst13(issue13 + `<wst14:ActAs` + wst14 + `/><wst14:ActAs` + wst14 + `/>`),
+			soap.InvalidRequest, "wst14:ActAs appears more than once"},
 		{"Renewing with a bad boolean", rst13(issue13 + `<wst:Renewing Allow="yes"/>`), soap.InvalidRequest, "wst:Renewing/@Allow"},
 	}
 	for _, tt := range tests {
