@@ -90,7 +90,16 @@ type MalformedError struct {
 	Err error // the decoder's error
 }
 
-func (e *MalformedError) Error() string { return "malformed XML: " + e.Err.Error() }
+// Error says where the input stopped being XML, not what the decoder saw
+// there: its message can quote the input (an entity in a password, say),
+// and this error reaches the log.
+func (e *MalformedError) Error() string {
+	var syntax *xml.SyntaxError
+	if errors.As(e.Err, &syntax) {
+		return fmt.Sprintf("malformed XML on line %d", syntax.Line)
+	}
+	return "malformed XML"
+}
 
 func (e *MalformedError) Unwrap() error { return e.Err }
 

@@ -62,7 +62,7 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = lim.MaxDepth + 1
 	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, NewFault(Sender, "malformed XML", err)
+		return nil, NewFault(Sender, "malformed XML", &MalformedError{Err: err})
 	}
 	env, err := readEnvelope(doc, ctVersion)
 	if err != nil {
