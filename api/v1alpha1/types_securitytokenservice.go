@@ -175,6 +175,16 @@ type SigningSpec struct {
 	// +optional
 	// +kubebuilder:default=sha256
 	DigestAlgorithm DigestAlgorithm `json:"digestAlgorithm,omitempty"`
+
+	// PreviousCertificates lists the certificates of earlier signing keys
+	// whose tokens are still accepted for Validate, Renew and OnBehalfOf/ActAs
+	// after a rotation: exactly one of secretRef, configMapRef or pem. These
+	// are the only older keys the STS accepts, so every replica, restarted or
+	// not, decides alike. Keep a rotated-out certificate here until the last
+	// tokens it signed have expired; never list one whose key may be
+	// compromised. When the source cannot be read, no older key is accepted.
+	// +optional
+	PreviousCertificates *CertificateSource `json:"previousCertificates,omitempty"`
 }
 
 // RequestDecryptionSpec names the key that decrypts requests and the
