@@ -113,3 +113,37 @@ func onlyXMLSpace[T ~string | ~[]byte](s T) bool {
 	}
 	return true
 }
+
+// IsIDAttr reports whether a is an ID attribute, by which a same-document
+// "#id" reference names an element: wsu:Id, the unqualified Id (XML
+// Signature and Encryption), ID (SAML 2.0), AssertionID (SAML 1.x) and
+// xml:id. Every package resolves references by this one definition, so a
+// reference can never name one element to the signature check and another
+// to the code that acts on it.
+func IsIDAttr(a etree.Attr) bool {
+	switch a.Space {
+	case "":
+		return a.Key == "Id" || a.Key == "ID" || a.Key == "AssertionID"
+	case "xmlns":
+		return false
+	case "xml":
+		// The xml prefix is bound by definition, never declared.
+		return a.Key == "id"
+	}
+	return a.Key == "Id" && a.NamespaceURI() == NamespaceUtility
+}
+
+// ElementID returns el's ID (see IsIDAttr), whitespace-collapsed: its
+// wsu:Id when it has one, else its first other ID attribute; "" when it
+// has none.
+func ElementID(el *etree.Element) string {
+	if v, ok := AttrNS(el, NamespaceUtility, "Id"); ok {
+		return strings.TrimSpace(v)
+	}
+	for _, a := range el.Attr {
+		if IsIDAttr(a) {
+			return strings.TrimSpace(a.Value)
+		}
+	}
+	return ""
+}

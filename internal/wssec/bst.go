@@ -61,11 +61,11 @@ func bstFault(reason string, cause error) error {
 // Base64Binary encoding exists in practice; others are refused rather than
 // passed on undecoded.
 func ParseBinarySecurityToken(el *etree.Element) (*BinarySecurityToken, error) {
-	b := &BinarySecurityToken{ID: elementID(el), Element: el}
-	if v, ok := attrPlain(el, "ValueType"); ok {
+	b := &BinarySecurityToken{ID: soap.ElementID(el), Element: el}
+	if v, ok := soap.AttrNS(el, "", "ValueType"); ok {
 		b.ValueType = collapse(v)
 	}
-	if v, ok := attrPlain(el, "EncodingType"); ok {
+	if v, ok := soap.AttrNS(el, "", "EncodingType"); ok {
 		b.EncodingType = collapse(v)
 	}
 	if b.EncodingType != "" && b.EncodingType != EncodingBase64Binary {

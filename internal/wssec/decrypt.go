@@ -20,7 +20,7 @@ const maxEncryptedParts = 16
 // ReferenceList keys something else (a signature or proof key) and is
 // left alone.
 func decryptListed(d *xmlsec.Decrypter, env *soap.Envelope, encKey *etree.Element) error {
-	refs := firstChild(encKey, xmlsec.NamespaceXEnc, "ReferenceList")
+	refs := soap.ChildElement(encKey, xmlsec.NamespaceXEnc, "ReferenceList")
 	if refs == nil {
 		return nil
 	}
@@ -39,14 +39,14 @@ func decryptListed(d *xmlsec.Decrypter, env *soap.Envelope, encKey *etree.Elemen
 	for _, ref := range dataRefs {
 		uri := ref.SelectAttrValue("URI", "")
 		encData, ok := ids.Lookup(strings.TrimPrefix(uri, "#"))
-		if !strings.HasPrefix(uri, "#") || !ok || !is(encData, xmlsec.NamespaceXEnc, "EncryptedData") {
+		if !strings.HasPrefix(uri, "#") || !ok || !soap.IsElement(encData, xmlsec.NamespaceXEnc, "EncryptedData") {
 			return soap.NewFault(soap.InvalidSecurity, "A DataReference names no EncryptedData of the message.", fmt.Errorf("DataReference URI %q", truncate(uri, 120)))
 		}
 		plain, err := d.DecryptElementWithKey(encData, key)
 		if err != nil {
 			return err
 		}
-		if parent := encData.Parent(); is(parent, NSSecExt11, "EncryptedHeader") {
+		if parent := encData.Parent(); soap.IsElement(parent, NSSecExt11, "EncryptedHeader") {
 			encData = parent // the wrapper goes too: the header block takes its place
 		}
 		replaceElement(encData, plain)
@@ -59,7 +59,7 @@ func decryptListed(d *xmlsec.Decrypter, env *soap.Envelope, encKey *etree.Elemen
 func decryptBody(d *xmlsec.Decrypter, env *soap.Envelope) (bool, error) {
 	body := env.Body.Parent()
 	content := body.ChildElements()
-	if len(content) != 1 || !is(content[0], xmlsec.NamespaceXEnc, "EncryptedData") {
+	if len(content) != 1 || !soap.IsElement(content[0], xmlsec.NamespaceXEnc, "EncryptedData") {
 		return false, nil
 	}
 	plain, err := d.DecryptElement(content[0])
@@ -73,7 +73,7 @@ func decryptBody(d *xmlsec.Decrypter, env *soap.Envelope) (bool, error) {
 // isEncryptedKeyList reports whether a Security header child decrypts parts
 // of the message.
 func isEncryptedKeyList(el *etree.Element) bool {
-	return is(el, xmlsec.NamespaceXEnc, "EncryptedKey") && firstChild(el, xmlsec.NamespaceXEnc, "ReferenceList") != nil
+	return soap.IsElement(el, xmlsec.NamespaceXEnc, "EncryptedKey") && soap.ChildElement(el, xmlsec.NamespaceXEnc, "ReferenceList") != nil
 }
 
 // replaceElement puts plain where old was.

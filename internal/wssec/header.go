@@ -94,7 +94,7 @@ func ParseHeader(security *etree.Element) (*Header, error) {
 	if security == nil {
 		return nil, soap.NewFault(soap.InvalidSecurity, "the message has no Security header", nil)
 	}
-	if !is(security, NSSecExt, "Security") {
+	if !soap.IsElement(security, NSSecExt, "Security") {
 		return nil, soap.NewFault(soap.InvalidSecurity, "the header is not a WS-Security 1.0 Security element",
 			fmt.Errorf("got {%s}%s", truncate(security.NamespaceURI(), 120), truncate(security.Tag, 60)))
 	}
@@ -115,7 +115,7 @@ func ParseHeader(security *etree.Element) (*Header, error) {
 // add files one child of the Security element under its kind and id.
 func (h *Header) add(c *etree.Element) error {
 	switch {
-	case is(c, NSUtility, "Timestamp"):
+	case soap.IsElement(c, NSUtility, "Timestamp"):
 		if h.Timestamp != nil {
 			// WS-I BSP R3227: a second Timestamp could make the checked one
 			// differ from the signed one.
@@ -127,25 +127,25 @@ func (h *Header) add(c *etree.Element) error {
 		}
 		h.Timestamp = ts
 		return h.index(ts.ID, identified{el: c})
-	case is(c, NSSecExt, "UsernameToken"):
+	case soap.IsElement(c, NSSecExt, "UsernameToken"):
 		ut, err := parseUsernameToken(c)
 		if err != nil {
 			return err
 		}
 		h.UsernameTokens = append(h.UsernameTokens, ut)
 		return h.index(ut.ID, identified{el: c, tok: ut})
-	case is(c, NSSecExt, "BinarySecurityToken"):
+	case soap.IsElement(c, NSSecExt, "BinarySecurityToken"):
 		b, err := ParseBinarySecurityToken(c)
 		if err != nil {
 			return err
 		}
 		h.BinarySecurityTokens = append(h.BinarySecurityTokens, b)
 		return h.index(b.ID, identified{el: c, tok: b})
-	case is(c, NSDSig, "Signature"):
+	case soap.IsElement(c, NSDSig, "Signature"):
 		h.Signatures = append(h.Signatures, c)
-		return h.index(elementID(c), identified{el: c})
-	case is(c, NSSAML20, "Assertion"), is(c, NSSAML11, "Assertion"):
-		a := &Assertion{ID: elementID(c), Version: SAML20, Element: c}
+		return h.index(soap.ElementID(c), identified{el: c})
+	case soap.IsElement(c, NSSAML20, "Assertion"), soap.IsElement(c, NSSAML11, "Assertion"):
+		a := &Assertion{ID: soap.ElementID(c), Version: SAML20, Element: c}
 		if c.NamespaceURI() == NSSAML11 {
 			a.Version = SAML11
 		}
@@ -155,7 +155,7 @@ func (h *Header) add(c *etree.Element) error {
 		h.Assertions = append(h.Assertions, a)
 		return h.index(a.ID, identified{el: c, tok: a})
 	default:
-		r := &RawToken{ID: elementID(c), Element: c}
+		r := &RawToken{ID: soap.ElementID(c), Element: c}
 		h.Other = append(h.Other, r)
 		return h.index(r.ID, identified{el: c, tok: r})
 	}

@@ -39,7 +39,7 @@ func parseRoot(t testing.TB, doc string) *etree.Element {
 // root, for a header fragment).
 func findSecurity(t *testing.T, root *etree.Element) *etree.Element {
 	t.Helper()
-	if is(root, NSSecExt, "Security") {
+	if soap.IsElement(root, NSSecExt, "Security") {
 		return root
 	}
 	for _, hdr := range root.ChildElements() {
@@ -47,7 +47,7 @@ func findSecurity(t *testing.T, root *etree.Element) *etree.Element {
 			continue
 		}
 		for _, c := range hdr.ChildElements() {
-			if is(c, NSSecExt, "Security") {
+			if soap.IsElement(c, NSSecExt, "Security") {
 				return c
 			}
 		}

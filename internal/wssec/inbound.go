@@ -240,7 +240,7 @@ func (p *inbound) unwrap() error {
 				if err := p.decrypt(func(d *xmlsec.Decrypter) error { return decryptListed(d, p.env, c) }); err != nil {
 					return err
 				}
-			case is(c, NSDSig, "Signature") && p.caller.Signature == nil && p.needsDecryption(i):
+			case soap.IsElement(c, NSDSig, "Signature") && p.caller.Signature == nil && p.needsDecryption(i):
 				if err := p.verifySignature(); err != nil {
 					return err
 				}

@@ -102,9 +102,9 @@ func ParseKeyInfo(keyInfo *etree.Element) (*KeyReference, error) {
 		return nil, keyInfoFault("must hold exactly one element", fmt.Errorf("%d children", len(kids)))
 	}
 	switch c := kids[0]; {
-	case is(c, NSSecExt, "SecurityTokenReference"):
+	case soap.IsElement(c, NSSecExt, "SecurityTokenReference"):
 		return parseSTR(c)
-	case is(c, NSDSig, "X509Data"):
+	case soap.IsElement(c, NSDSig, "X509Data"):
 		return parseX509Data(c)
 	default:
 		return nil, soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyInfo names a key this STS does not accept",
@@ -119,11 +119,11 @@ func parseSTR(str *etree.Element) (*KeyReference, error) {
 		return nil, keyInfoFault("SecurityTokenReference must hold exactly one element", fmt.Errorf("%d children", len(kids)))
 	}
 	switch c := kids[0]; {
-	case is(c, NSSecExt, "Reference"):
+	case soap.IsElement(c, NSSecExt, "Reference"):
 		return parseDirectReference(c)
-	case is(c, NSSecExt, "KeyIdentifier"):
+	case soap.IsElement(c, NSSecExt, "KeyIdentifier"):
 		return parseKeyIdentifier(c)
-	case is(c, NSDSig, "X509Data"):
+	case soap.IsElement(c, NSDSig, "X509Data"):
 		return parseX509Data(c)
 	default:
 		return nil, soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyInfo names a key this STS does not accept",
@@ -132,12 +132,12 @@ func parseSTR(str *etree.Element) (*KeyReference, error) {
 }
 
 func parseDirectReference(ref *etree.Element) (*KeyReference, error) {
-	uri, _ := attrPlain(ref, "URI")
+	uri, _ := soap.AttrNS(ref, "", "URI")
 	id, local := strings.CutPrefix(collapse(uri), "#")
 	if !local || id == "" {
 		return nil, keyInfoFault("Reference must be a same-document #id", fmt.Errorf("URI %q", truncate(uri, 120)))
 	}
-	if vt, ok := attrPlain(ref, "ValueType"); ok && collapse(vt) != ValueTypeX509v3 {
+	if vt, ok := soap.AttrNS(ref, "", "ValueType"); ok && collapse(vt) != ValueTypeX509v3 {
 		return nil, soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyInfo Reference is not to an X509v3 token",
 			fmt.Errorf("ValueType %q", truncate(vt, 120)))
 	}
@@ -145,8 +145,8 @@ func parseDirectReference(ref *etree.Element) (*KeyReference, error) {
 }
 
 func parseKeyIdentifier(ki *etree.Element) (*KeyReference, error) {
-	vt, _ := attrPlain(ki, "ValueType")
-	if enc, ok := attrPlain(ki, "EncodingType"); ok && collapse(enc) != EncodingBase64Binary {
+	vt, _ := soap.AttrNS(ki, "", "ValueType")
+	if enc, ok := soap.AttrNS(ki, "", "EncodingType"); ok && collapse(enc) != EncodingBase64Binary {
 		return nil, keyInfoFault("KeyIdentifier EncodingType is not supported", fmt.Errorf("EncodingType %q", truncate(enc, 120)))
 	}
 	text, err := bstText(ki)
@@ -179,9 +179,9 @@ func parseX509Data(data *etree.Element) (*KeyReference, error) {
 	var issuerSerial, cert *etree.Element
 	for _, c := range data.ChildElements() {
 		switch {
-		case is(c, NSDSig, "X509IssuerSerial") && issuerSerial == nil:
+		case soap.IsElement(c, NSDSig, "X509IssuerSerial") && issuerSerial == nil:
 			issuerSerial = c
-		case is(c, NSDSig, "X509Certificate") && cert == nil:
+		case soap.IsElement(c, NSDSig, "X509Certificate") && cert == nil:
 			cert = c
 		default:
 			return nil, soap.NewFault(soap.UnsupportedSecurityToken, "signature X509Data holds an element this STS does not accept",
@@ -206,8 +206,8 @@ func parseX509Data(data *etree.Element) (*KeyReference, error) {
 }
 
 func parseIssuerSerial(el *etree.Element) (*KeyReference, error) {
-	name := firstChild(el, NSDSig, "X509IssuerName")
-	number := firstChild(el, NSDSig, "X509SerialNumber")
+	name := soap.ChildElement(el, NSDSig, "X509IssuerName")
+	number := soap.ChildElement(el, NSDSig, "X509SerialNumber")
 	if name == nil || number == nil || len(el.ChildElements()) != 2 {
 		return nil, keyInfoFault("X509IssuerSerial must hold X509IssuerName and X509SerialNumber", nil)
 	}

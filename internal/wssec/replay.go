@@ -76,15 +76,15 @@ func MessageReplayKey(h *Header) (key string, ok bool) {
 	sum := sha256.New()
 	n := 0
 	for _, sig := range h.Signatures {
-		si := firstChild(sig, NSDSig, "SignedInfo")
+		si := soap.ChildElement(sig, NSDSig, "SignedInfo")
 		if si == nil {
 			continue
 		}
 		for _, ref := range si.ChildElements() {
-			if !is(ref, NSDSig, "Reference") {
+			if !soap.IsElement(ref, NSDSig, "Reference") {
 				continue
 			}
-			dv := firstChild(ref, NSDSig, "DigestValue")
+			dv := soap.ChildElement(ref, NSDSig, "DigestValue")
 			if dv == nil {
 				continue
 			}
@@ -96,10 +96,10 @@ func MessageReplayKey(h *Header) (key string, ok bool) {
 			if err != nil || len(value) == 0 {
 				continue
 			}
-			uri, _ := attrPlain(ref, "URI")
+			uri, _ := soap.AttrNS(ref, "", "URI")
 			alg := ""
-			if dm := firstChild(ref, NSDSig, "DigestMethod"); dm != nil {
-				alg, _ = attrPlain(dm, "Algorithm")
+			if dm := soap.ChildElement(ref, NSDSig, "DigestMethod"); dm != nil {
+				alg, _ = soap.AttrNS(dm, "", "Algorithm")
 			}
 			writeField(sum, []byte(collapse(uri)))
 			writeField(sum, []byte(collapse(alg)))

@@ -112,7 +112,7 @@ func kerberosKeyReference(keyInfo *etree.Element, h *Header, bst *BinarySecurity
 		return 0, keyInfoFault("is missing", nil)
 	}
 	kids := keyInfo.ChildElements()
-	if len(kids) != 1 || !is(kids[0], NSSecExt, "SecurityTokenReference") {
+	if len(kids) != 1 || !soap.IsElement(kids[0], NSSecExt, "SecurityTokenReference") {
 		return 0, soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyInfo must hold one SecurityTokenReference to the Kerberos token",
 			fmt.Errorf("%d children", len(kids)))
 	}
@@ -121,12 +121,12 @@ func kerberosKeyReference(keyInfo *etree.Element, h *Header, bst *BinarySecurity
 		return 0, keyInfoFault("SecurityTokenReference must hold exactly one element", fmt.Errorf("%d children", len(refs)))
 	}
 	switch ref := refs[0]; {
-	case is(ref, NSSecExt, "Reference"):
+	case soap.IsElement(ref, NSSecExt, "Reference"):
 		if err := kerberosDirectReference(ref, h, bst); err != nil {
 			return 0, err
 		}
 		return DirectReference, nil
-	case is(ref, NSSecExt, "KeyIdentifier"):
+	case soap.IsElement(ref, NSSecExt, "KeyIdentifier"):
 		if err := kerberosKeyIdentifier(ref, bst); err != nil {
 			return 0, err
 		}
@@ -139,12 +139,12 @@ func kerberosKeyReference(keyInfo *etree.Element, h *Header, bst *BinarySecurity
 // element it names with bst's: ids are unique in the document, but the
 // element is what was verified.
 func kerberosDirectReference(ref *etree.Element, h *Header, bst *BinarySecurityToken) error {
-	uri, _ := attrPlain(ref, "URI")
+	uri, _ := soap.AttrNS(ref, "", "URI")
 	id, local := strings.CutPrefix(collapse(uri), "#")
 	if !local || id == "" {
 		return keyInfoFault("Reference must be a same-document #id", nil)
 	}
-	if vt, ok := attrPlain(ref, "ValueType"); ok && collapse(vt) != bst.ValueType {
+	if vt, ok := soap.AttrNS(ref, "", "ValueType"); ok && collapse(vt) != bst.ValueType {
 		return soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyInfo Reference has another ValueType than the Kerberos token", nil)
 	}
 	tok, ok := h.Lookup(id)
@@ -160,10 +160,10 @@ func kerberosDirectReference(ref *etree.Element, h *Header, bst *BinarySecurityT
 // kerberosKeyIdentifier compares a Kerberosv5APREQSHA1 KeyIdentifier with
 // the SHA-1 of bst's decoded value.
 func kerberosKeyIdentifier(ki *etree.Element, bst *BinarySecurityToken) error {
-	if vt, _ := attrPlain(ki, "ValueType"); collapse(vt) != ValueTypeKerberosAPREQSHA1 {
+	if vt, _ := soap.AttrNS(ki, "", "ValueType"); collapse(vt) != ValueTypeKerberosAPREQSHA1 {
 		return soap.NewFault(soap.UnsupportedSecurityToken, "signature KeyIdentifier type is not supported", nil)
 	}
-	if enc, ok := attrPlain(ki, "EncodingType"); ok && collapse(enc) != EncodingBase64Binary {
+	if enc, ok := soap.AttrNS(ki, "", "EncodingType"); ok && collapse(enc) != EncodingBase64Binary {
 		return keyInfoFault("KeyIdentifier EncodingType is not supported", nil)
 	}
 	text, err := textContent(ki)

@@ -51,17 +51,17 @@ func (ts *Timestamp) Deadline(maxAge time.Duration) time.Time {
 // at most one Expires, which must lie after Created. Other children are
 // ignored, as the schema allows extensions.
 func parseTimestamp(el *etree.Element) (*Timestamp, error) {
-	ts := &Timestamp{ID: elementID(el), Element: el}
+	ts := &Timestamp{ID: soap.ElementID(el), Element: el}
 	var haveCreated, haveExpires bool
 	for _, c := range el.ChildElements() {
 		var dst *time.Time
 		switch {
-		case is(c, NSUtility, "Created"):
+		case soap.IsElement(c, NSUtility, "Created"):
 			if haveCreated {
 				return nil, soap.NewFault(soap.InvalidSecurity, "Timestamp has more than one Created", nil)
 			}
 			haveCreated, dst = true, &ts.Created
-		case is(c, NSUtility, "Expires"):
+		case soap.IsElement(c, NSUtility, "Expires"):
 			if haveExpires {
 				return nil, soap.NewFault(soap.InvalidSecurity, "Timestamp has more than one Expires", nil)
 			}

@@ -89,11 +89,11 @@ func utFault(reason string, cause error) error {
 // parseUsernameToken reads a UsernameToken. Errors never quote the password:
 // a fault's Cause reaches the log.
 func parseUsernameToken(el *etree.Element) (*UsernameToken, error) {
-	ut := &UsernameToken{ID: elementID(el), Element: el}
+	ut := &UsernameToken{ID: soap.ElementID(el), Element: el}
 	var haveUser, haveNonce, haveCreated bool
 	for _, c := range el.ChildElements() {
 		switch {
-		case is(c, NSSecExt, "Username"):
+		case soap.IsElement(c, NSSecExt, "Username"):
 			if haveUser {
 				return nil, utFault("has more than one Username", nil)
 			}
@@ -103,14 +103,14 @@ func parseUsernameToken(el *etree.Element) (*UsernameToken, error) {
 				return nil, utFault("Username is not text", err)
 			}
 			ut.Username = collapse(s)
-		case is(c, NSSecExt, "Password"):
+		case soap.IsElement(c, NSSecExt, "Password"):
 			if ut.HasPassword {
 				return nil, utFault("has more than one Password", nil)
 			}
 			if err := readPassword(ut, c); err != nil {
 				return nil, err
 			}
-		case is(c, NSSecExt, "Nonce"):
+		case soap.IsElement(c, NSSecExt, "Nonce"):
 			if haveNonce {
 				return nil, utFault("has more than one Nonce", nil)
 			}
@@ -120,7 +120,7 @@ func parseUsernameToken(el *etree.Element) (*UsernameToken, error) {
 				return nil, err
 			}
 			ut.Nonce = nonce
-		case is(c, NSUtility, "Created"):
+		case soap.IsElement(c, NSUtility, "Created"):
 			if haveCreated {
 				return nil, utFault("has more than one Created", nil)
 			}
@@ -144,7 +144,7 @@ func parseUsernameToken(el *etree.Element) (*UsernameToken, error) {
 
 func readPassword(ut *UsernameToken, el *etree.Element) error {
 	typ := PasswordText
-	if v, ok := attrPlain(el, "Type"); ok {
+	if v, ok := soap.AttrNS(el, "", "Type"); ok {
 		typ = collapse(v)
 	}
 	if typ != PasswordText && typ != PasswordDigest {
@@ -162,7 +162,7 @@ func readPassword(ut *UsernameToken, el *etree.Element) error {
 }
 
 func readNonce(el *etree.Element) ([]byte, error) {
-	if v, ok := attrPlain(el, "EncodingType"); ok && collapse(v) != EncodingBase64Binary {
+	if v, ok := soap.AttrNS(el, "", "EncodingType"); ok && collapse(v) != EncodingBase64Binary {
 		return nil, utFault("Nonce EncodingType is not supported", fmt.Errorf("encoding %q", truncate(collapse(v), 120)))
 	}
 	s, err := textContent(el)

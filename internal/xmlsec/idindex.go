@@ -13,9 +13,7 @@ import (
 // same-document "#id" references.
 type IDIndex map[string]*etree.Element
 
-// IndexIDs collects the IDs of every element under root: wsu:Id, the
-// unqualified Id, ID and AssertionID (XML Signature, SAML 2.0, SAML 1.x),
-// and xml:id. Values are whitespace-collapsed. An ID value carried by two
+// IndexIDs collects the IDs (soap.IsIDAttr) of every element under root. Values are whitespace-collapsed. An ID value carried by two
 // different elements is refused with an InvalidSecurity fault: a reference
 // to it could be made to mean either, which is what signature-wrapping
 // attacks rely on. One element may carry the same value under several ID
@@ -33,7 +31,7 @@ func IndexIDs(root *etree.Element) (IDIndex, error) {
 
 func (ix IDIndex) add(el *etree.Element) error {
 	for _, a := range el.Attr {
-		if !isIDAttr(a) {
+		if !soap.IsIDAttr(a) {
 			continue
 		}
 		id := strings.TrimSpace(a.Value)
@@ -52,21 +50,6 @@ func (ix IDIndex) add(el *etree.Element) error {
 		}
 	}
 	return nil
-}
-
-// isIDAttr reports whether a is one of the attributes IndexIDs treats as
-// an ID.
-func isIDAttr(a etree.Attr) bool {
-	switch a.Space {
-	case "":
-		return a.Key == "Id" || a.Key == "ID" || a.Key == "AssertionID"
-	case "xmlns":
-		return false
-	case "xml":
-		// The xml prefix is bound by definition, never declared.
-		return a.Key == "id"
-	}
-	return a.Key == "Id" && a.NamespaceURI() == soap.NamespaceUtility
 }
 
 // Lookup returns the element with the ID id.
