@@ -72,7 +72,9 @@ type relyingPartyIndex struct {
 }
 
 // index builds the lookup from RelyingParties (ordered by
-// SortRelyingParties); of two with one exact endpoint, the first wins.
+// SortRelyingParties). Snapshots hold only the winners of duplicate claims
+// (ResolveClaims); should two with one exact endpoint come anyway, the
+// first is kept so the answer is still stable.
 func (s *Snapshot) index() {
 	s.lookup.exact = make(map[string]*RelyingParty, len(s.RelyingParties))
 	for _, rp := range s.RelyingParties {

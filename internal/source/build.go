@@ -44,6 +44,9 @@ type Problem struct {
 	Kind string
 	types.NamespacedName
 	Err error
+	// Msg is the log message when the default one (the object is not used,
+	// its last good version stays) does not say what happened.
+	Msg string
 }
 
 func (p Problem) Error() string { return fmt.Sprintf("%s %s: %v", p.Kind, p.NamespacedName, p.Err) }
@@ -57,7 +60,11 @@ func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger)
 		return err
 	}
 	for _, p := range problems {
-		log.Error(p.Err, "object not used; its last good version, if any, stays in force", "kind", p.Kind, "object", p.NamespacedName.String())
+		msg := p.Msg
+		if msg == "" {
+			msg = "object not used; its last good version, if any, stays in force"
+		}
+		log.Error(p.Err, msg, "kind", p.Kind, "object", p.NamespacedName.String())
 	}
 	holder.Publish(snap)
 	log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
@@ -87,9 +94,13 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 
-	var problems []Problem
+	// Of two objects claiming one endpoint or issuer only the winner is
+	// built, so lookups never see duplicates.
+	rpLosers, problems := relyingPartyLosers(objs, sts)
+	tiLosers, tiConflicts := trustedIssuerLosers(objs, sts)
+	problems = append(problems, tiConflicts...)
 	for _, o := range objs.RelyingParties {
-		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name {
+		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name || rpLosers[o] {
 			continue
 		}
 		rp, err := relyingPartyPolicy(o, &snap.STS, r)
@@ -103,10 +114,15 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 	}
 	policy.SortRelyingParties(snap.RelyingParties)
 	for _, o := range objs.TrustedIssuers {
-		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name {
+		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name || tiLosers[o] {
 			continue
 		}
 		ti, err := trustedIssuerPolicy(o, r)
+		if err == nil {
+			var weak []Problem
+			ti, weak, err = withoutWeakKeys(ti)
+			problems = append(problems, weak...)
+		}
 		if err != nil {
 			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Err: err})
 			ti = previousTrustedIssuer(prev, o.Namespace, o.Name)
@@ -123,7 +139,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		}
 		if snap.STS.DefaultRelyingParty == nil {
 			problems = append(problems, Problem{Kind: "SecurityTokenService", NamespacedName: Key(sts.Namespace, sts.Name),
-				Err: fmt.Errorf("defaultRelyingPartyRef names RelyingParty %q, which does not exist or is not bound to this STS", ref.Name)})
+				Err: fmt.Errorf("defaultRelyingPartyRef names RelyingParty %q, which does not exist, is not bound to this STS or lost its endpoint to an older one", ref.Name)})
 		}
 	}
 	return snap, problems, nil
