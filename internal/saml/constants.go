@@ -1,15 +1,19 @@
 package saml
 
-import "strings"
+import (
+	"strings"
+
+	"github.com/trustbroker/trustbroker/internal/soap"
+)
 
 // Namespaces of the two assertion versions and of the types they use.
 const (
-	NamespaceSAML20 = "urn:oasis:names:tc:SAML:2.0:assertion"
+	NamespaceSAML20 = soap.NamespaceSAML20
 	// NamespaceSAML11 is shared by SAML 1.0 and 1.1 assertions.
-	NamespaceSAML11 = "urn:oasis:names:tc:SAML:1.0:assertion"
+	NamespaceSAML11 = soap.NamespaceSAML11
 	NamespaceXS     = "http://www.w3.org/2001/XMLSchema"
 	NamespaceXSI    = "http://www.w3.org/2001/XMLSchema-instance"
-	NamespaceDSig   = "http://www.w3.org/2000/09/xmldsig#"
+	NamespaceDSig   = soap.NamespaceDSig
 )
 
 // ID attribute names, as xmlsec1 --id-attr and the signature Reference use them.

@@ -19,7 +19,7 @@ const (
 	nsSP11 = "http://schemas.xmlsoap.org/ws/2005/07/securitypolicy"
 	// nsWSA10 addresses the ports: MSAL reads a port's address from its
 	// wsa10:EndpointReference, not from soap12:address.
-	nsWSA10 = "http://www.w3.org/2005/08/addressing"
+	nsWSA10 = soap.NamespaceWSA10
 	// nsHTTPPolicy holds AD FS's NegotiateAuthentication assertion.
 	nsHTTPPolicy = "http://schemas.microsoft.com/ws/06/2004/policy/http"
 	// nsAddressingIdentity names the key of an endpoint.

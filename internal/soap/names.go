@@ -5,7 +5,8 @@ import (
 	"strings"
 )
 
-// Namespaces the envelope layer recognises.
+// Namespaces of the vocabularies every layer shares, written once here;
+// the other packages name them by these constants.
 const (
 	// NamespaceSOAP11 is the SOAP 1.1 envelope namespace.
 	NamespaceSOAP11 = "http://schemas.xmlsoap.org/soap/envelope/"
@@ -24,6 +25,15 @@ const (
 	NamespaceSecext11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
 	// NamespaceUtility is the WS-Security utility namespace (wsu).
 	NamespaceUtility = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+	// NamespaceDSig is XML Signature.
+	NamespaceDSig = "http://www.w3.org/2000/09/xmldsig#"
+	// NamespaceXEnc is XML Encryption.
+	NamespaceXEnc = "http://www.w3.org/2001/04/xmlenc#"
+	// NamespaceSAML20 and NamespaceSAML11 are the SAML assertion namespaces
+	// (SAML 1.1 kept the 1.0 namespace).
+	NamespaceSAML20 = "urn:oasis:names:tc:SAML:2.0:assertion"
+	NamespaceSAML11 = "urn:oasis:names:tc:SAML:1.0:assertion"
 
 	// DefaultTrustNamespace is WS-Trust 1.3, used for trust fault codes
 	// when the request's WS-Trust version is not known.

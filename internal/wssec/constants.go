@@ -1,22 +1,24 @@
 package wssec
 
+import "github.com/trustbroker/trustbroker/internal/soap"
+
 // Namespaces of the WS-Security header.
 const (
 	// NSSecExt is the WS-Security 1.0 secext namespace: Security,
 	// UsernameToken, BinarySecurityToken, SecurityTokenReference.
-	NSSecExt = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	NSSecExt = soap.NamespaceSecext
 	// NSSecExt11 is the WS-Security 1.1 secext namespace (wsse11:TokenType,
 	// SignatureConfirmation, Salt, Iteration).
-	NSSecExt11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
+	NSSecExt11 = soap.NamespaceSecext11
 	// NSUtility is the WS-Security utility namespace: Timestamp, Created,
 	// Expires and the wsu:Id attribute.
-	NSUtility = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+	NSUtility = soap.NamespaceUtility
 	// NSDSig is the XML Signature namespace.
-	NSDSig = "http://www.w3.org/2000/09/xmldsig#"
+	NSDSig = soap.NamespaceDSig
 	// NSSAML11 is the SAML 1.x assertion namespace.
-	NSSAML11 = "urn:oasis:names:tc:SAML:1.0:assertion"
+	NSSAML11 = soap.NamespaceSAML11
 	// NSSAML20 is the SAML 2.0 assertion namespace.
-	NSSAML20 = "urn:oasis:names:tc:SAML:2.0:assertion"
+	NSSAML20 = soap.NamespaceSAML20
 )
 
 // UsernameToken profile 1.0/1.1 password types (both profile versions use

@@ -1,9 +1,11 @@
 package wstrust
 
+import "github.com/trustbroker/trustbroker/internal/soap"
+
 // WS-Trust namespaces.
 const (
 	// Namespace13 is WS-Trust 1.3 (OASIS, 2005/12).
-	Namespace13 = "http://docs.oasis-open.org/ws-sx/ws-trust/200512"
+	Namespace13 = soap.DefaultTrustNamespace
 	// Namespace2005 is WS-Trust February 2005, what WIF and AD FS call
 	// "trust/2005".
 	Namespace2005 = "http://schemas.xmlsoap.org/ws/2005/02/trust"
@@ -64,9 +66,9 @@ const (
 // TokenType URIs. Each SAML version has two spellings, both seen in real
 // requests; an RSTR echoes the one the client asked for.
 const (
-	TokenTypeSAML20        = "urn:oasis:names:tc:SAML:2.0:assertion"
+	TokenTypeSAML20        = soap.NamespaceSAML20
 	TokenTypeSAML20Profile = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV2.0"
-	TokenTypeSAML11        = "urn:oasis:names:tc:SAML:1.0:assertion"
+	TokenTypeSAML11        = soap.NamespaceSAML11
 	TokenTypeSAML11Profile = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.1#SAMLV1.1"
 	TokenTypeStatus13      = Namespace13 + "/RSTR/Status"
 	TokenTypeStatus2005    = Namespace2005 + "/RSTR/Status"
@@ -100,9 +102,9 @@ const (
 
 // WS-Security namespaces and the SAML token reference profile values.
 const (
-	NamespaceSecext   = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
-	NamespaceSecext11 = "http://docs.oasis-open.org/wss/oasis-wss-wssecurity-secext-1.1.xsd"
-	NamespaceUtility  = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+	NamespaceSecext   = soap.NamespaceSecext
+	NamespaceSecext11 = soap.NamespaceSecext11
+	NamespaceUtility  = soap.NamespaceUtility
 
 	// ValueTypeSAMLAssertionID identifies a SAML 1.1 assertion by AssertionID.
 	ValueTypeSAMLAssertionID = "http://docs.oasis-open.org/wss/oasis-wss-saml-token-profile-1.0#SAMLAssertionID"
@@ -112,6 +114,6 @@ const (
 
 // WS-Addressing namespaces of the EndpointReference inside AppliesTo.
 const (
-	namespaceWSA10     = "http://www.w3.org/2005/08/addressing"
-	namespaceWSA200408 = "http://schemas.xmlsoap.org/ws/2004/08/addressing"
+	namespaceWSA10     = soap.NamespaceWSA10
+	namespaceWSA200408 = soap.NamespaceWSA200408
 )

@@ -11,6 +11,8 @@ import (
 	"math/big"
 
 	"github.com/beevik/etree"
+
+	"github.com/trustbroker/trustbroker/internal/soap"
 )
 
 // Prefixes of the elements the encrypter writes.
@@ -23,7 +25,7 @@ const (
 // WS-Security names of a thumbprint reference (WSS SOAP Message Security
 // 1.1 §7.2, X.509 Token Profile 1.1 §3.2).
 const (
-	namespaceWSSE           = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+	namespaceWSSE           = soap.NamespaceSecext
 	valueTypeThumbprintSHA1 = "http://docs.oasis-open.org/wss/oasis-wss-soap-message-security-1.1#ThumbprintSHA1"
 	encodingTypeBase64      = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 )

@@ -5,11 +5,13 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/trustbroker/trustbroker/internal/soap"
 )
 
 // XML Encryption namespaces.
 const (
-	NamespaceXEnc   = "http://www.w3.org/2001/04/xmlenc#"
+	NamespaceXEnc   = soap.NamespaceXEnc
 	NamespaceXEnc11 = "http://www.w3.org/2009/xmlenc11#"
 )
 
