@@ -120,15 +120,16 @@ type SigningKey struct {
 	// (rsa-sha256, sha256, ...).
 	SignatureAlgorithm string
 	DigestAlgorithm    string
-	// Previous are the certificates of the keys this process signed with
-	// before the last rotations, newest first, so that tokens it issued
-	// shortly before a rotation can still be validated, renewed and
-	// translated.
+	// Previous are the certificates of earlier signing keys listed in
+	// spec.signing.previousCertificates: the only older keys whose tokens
+	// are still validated, renewed and translated. They come from the
+	// configuration, never from what a process happened to sign with, so
+	// every replica, restarted or not, decides alike.
 	Previous []*x509.Certificate
 }
 
 // OwnCertificates are the certificates tokens of this STS may be signed
-// with: the current one, then the previous ones.
+// with: the current one, then the listed previous ones.
 func (k SigningKey) OwnCertificates() []*x509.Certificate {
 	if len(k.Chain) == 0 {
 		return k.Previous

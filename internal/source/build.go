@@ -38,14 +38,16 @@ type Builder struct {
 	ldap ldapStores
 }
 
-// Problem is an object that could not be used. The snapshot keeps that
-// object's last good version, if there was one.
+// Problem is an object, or a part of one, that could not be used. Only the
+// signing key keeps its last good version; everything else that cannot be
+// read is left out or switched off, so that deleting a Secret revokes what
+// it granted.
 type Problem struct {
 	Kind string
 	types.NamespacedName
 	Err error
-	// Msg is the log message when the default one (the object is not used,
-	// its last good version stays) does not say what happened.
+	// Msg is the log message when the default one (the object is not used)
+	// does not say what the STS does instead.
 	Msg string
 }
 
@@ -62,7 +64,7 @@ func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger)
 	for _, p := range problems {
 		msg := p.Msg
 		if msg == "" {
-			msg = "object not used; its last good version, if any, stays in force"
+			msg = "object not used"
 		}
 		log.Error(p.Err, msg, "kind", p.Kind, "object", p.NamespacedName.String())
 	}
@@ -71,10 +73,14 @@ func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger)
 	return nil
 }
 
-// Build makes a snapshot from objs. An error about the STS itself (missing,
-// no usable signing key or user store) fails the build, so the caller keeps
-// serving the previous snapshot; a bad relying party or trusted issuer is
-// reported as a Problem and replaced by its version in prev, if any.
+// Build makes a snapshot from objs. Only a missing STS, a setting its CRD
+// schema refuses, or a signing key that cannot be read with none in prev
+// fails the build (the caller keeps serving prev). Every other part that
+// cannot be read is reported as a Problem and fails closed: a relying party
+// or trusted issuer is left out, the user store refuses everyone, an X.509
+// trust source, keytab, serving or decryption key is switched off. The
+// signing key alone keeps its version from prev, so that a deleted signing
+// Secret does not stop issuance (status SigningKeyValid=False says so).
 func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot, []Problem, error) {
 	sts, err := b.pickSTS(objs)
 	if err != nil {
@@ -86,13 +92,17 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		snap.Generation = prev.Generation
 	}
 	snap.Generation++
-	if snap.STS, err = stsPolicy(sts, r); err != nil {
+	var stsProblems []Problem
+	report := func(err error, msg string) {
+		stsProblems = append(stsProblems, Problem{Kind: "SecurityTokenService", NamespacedName: Key(sts.Namespace, sts.Name), Err: err, Msg: msg})
+	}
+	if snap.STS, err = stsPolicy(sts, r, report); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
-	snap.STS.Signing.Previous = previousSigningCertificates(prev, snap.STS.Signing)
-	if snap.Users, err = b.users(sts, r); err != nil {
+	if snap.STS.Signing, err = signingKey(sts, r, prev, report); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
+	snap.Users = b.users(sts, r, report)
 
 	// Of two objects claiming one endpoint or issuer only the winner is
 	// built, so lookups never see duplicates.
@@ -105,8 +115,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		}
 		rp, err := relyingPartyPolicy(o, &snap.STS, r)
 		if err != nil {
-			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err})
-			rp = previousRelyingParty(prev, o.Namespace, o.Name)
+			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgRelyingPartyLeftOut})
 		}
 		if rp != nil {
 			snap.RelyingParties = append(snap.RelyingParties, rp)
@@ -124,8 +133,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 			problems = append(problems, weak...)
 		}
 		if err != nil {
-			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Err: err})
-			ti = previousTrustedIssuer(prev, o.Namespace, o.Name)
+			problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgTrustedIssuerLeftOut})
 		}
 		if ti != nil {
 			snap.TrustedIssuers = append(snap.TrustedIssuers, ti)
@@ -142,7 +150,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 				Err: fmt.Errorf("defaultRelyingPartyRef names RelyingParty %q, which does not exist, is not bound to this STS or lost its endpoint to an older one", ref.Name)})
 		}
 	}
-	return snap, problems, nil
+	return snap, append(stsProblems, problems...), nil
 }
 
 // Key names an object.
@@ -169,7 +177,10 @@ func (b *Builder) pickSTS(objs *Objects) (*stsv1alpha1.SecurityTokenService, err
 	}
 }
 
-func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, error) {
+// stsPolicy reads the STS's settings but its signing key. A part whose
+// Secret or ConfigMap cannot be read is reported and left off; only a
+// setting the CRD schema refuses fails.
+func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err error, msg string)) (policy.STS, error) {
 	spec := o.Spec
 	p := policy.STS{
 		Namespace:     o.Namespace,
@@ -192,7 +203,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		Replay: policy.Replay{MaxEntries: 100000},
 	}
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
-		return p, err
+		report(err, "the Redis replay store is reached without a password; requests fail if it requires one")
 	}
 	if l := spec.Authentication.Lockout; l != nil {
 		p.Lockout = policy.Lockout{Threshold: int(l.Threshold), Window: durationOr(l.Window, 15*time.Minute)}
@@ -201,11 +212,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 		p.UsernameToken = policy.UsernameTokenAuth{Enabled: ut.Enabled, AllowText: ut.AllowPasswordText, AllowDigest: ut.AllowPasswordDigest}
 	}
 	if x := spec.Authentication.X509; x != nil && x.Enabled {
-		auth, err := x509Auth(x, r)
-		if err != nil {
-			return p, err
-		}
-		p.X509 = auth
+		p.X509 = x509Auth(x, r, report)
 	}
 	rs := spec.ResponseSecurity
 	p.ResponseSecurity = policy.ResponseSecurity{Sign: rs.SignResponse, ReferenceType: stringOr(string(rs.ReferenceType), "DirectReference"), SkipOverTLS: rs.SkipSignatureOverTLS}
@@ -218,25 +225,31 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if k := spec.Authentication.Kerberos; k != nil && k.Enabled {
 		keytab, err := r.secretKey(*k.KeytabSecretRef, "krb5.keytab")
 		if err != nil {
-			return p, fmt.Errorf("kerberos.keytabSecretRef: %w", err)
+			err = fmt.Errorf("kerberos.keytabSecretRef: %w", err)
+		} else {
+			// Checked now, so that a wrong keytab shows when it is loaded
+			// rather than at the first request.
+			_, err = wssec.NewKerberosVerifier(k.ServicePrincipal, keytab, p.MaxClockSkew)
 		}
-		// Checked now, so that a wrong keytab shows when it is loaded rather
-		// than at the first request.
-		if _, err := wssec.NewKerberosVerifier(k.ServicePrincipal, keytab, p.MaxClockSkew); err != nil {
-			return p, fmt.Errorf("kerberos: %w", err)
+		if err != nil {
+			report(fmt.Errorf("kerberos: %w", err), "Kerberos callers are refused until the keytab is fixed")
+		} else {
+			p.Kerberos = &policy.KerberosAuth{ServicePrincipal: k.ServicePrincipal, Keytab: keytab}
 		}
-		p.Kerberos = &policy.KerberosAuth{ServicePrincipal: k.ServicePrincipal, Keytab: keytab}
 	}
 	if spec.TLS != nil {
 		certPEM, keyPEM, err := r.keyPair(spec.TLS.SecretRef)
-		if err != nil {
-			return p, fmt.Errorf("tls: %w", err)
+		if err == nil {
+			var pair tls.Certificate
+			if pair, err = tls.X509KeyPair(certPEM, keyPEM); err != nil {
+				err = fmt.Errorf("serving certificate in Secret %s: %w", spec.TLS.SecretRef.Name, err)
+			} else {
+				p.TLS = &pair
+			}
 		}
-		pair, err := tls.X509KeyPair(certPEM, keyPEM)
 		if err != nil {
-			return p, fmt.Errorf("tls: serving certificate in Secret %s: %w", spec.TLS.SecretRef.Name, err)
+			report(fmt.Errorf("tls: %w", err), "the TLS listener refuses connections until the serving key is fixed")
 		}
-		p.TLS = &pair
 	}
 	for _, a := range spec.TrustedAddresses {
 		prefix, err := parseAddress(a)
@@ -249,26 +262,10 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.STS, err
 	if d := spec.RequestDecryption; d != nil {
 		dec, err := requestDecryption(d, r)
 		if err != nil {
-			return p, fmt.Errorf("requestDecryption: %w", err)
+			report(fmt.Errorf("requestDecryption: %w", err), "encrypted requests are refused until the decryption key is fixed")
+		} else {
+			p.RequestDecryption = dec
 		}
-		p.RequestDecryption = dec
-	}
-	certPEM, keyPEM, err := r.keyPair(spec.Signing.SecretRef)
-	if err != nil {
-		return p, fmt.Errorf("signing key: %w", err)
-	}
-	signer, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
-	if err != nil {
-		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
-	}
-	p.Signing = policy.SigningKey{
-		Signer:             signer,
-		Chain:              chain,
-		SignatureAlgorithm: stringOr(string(spec.Signing.SignatureAlgorithm), "rsa-sha256"),
-		DigestAlgorithm:    stringOr(string(spec.Signing.DigestAlgorithm), "sha256"),
-	}
-	if err := checkSigningKey(signer, p.Signing.SignatureAlgorithm); err != nil {
-		return p, fmt.Errorf("signing key in Secret %s: %w", spec.Signing.SecretRef.Name, err)
 	}
 	return p, nil
 }
@@ -297,31 +294,35 @@ func requestDecryption(d *stsv1alpha1.RequestDecryptionSpec, r resolver) (*polic
 	return out, nil
 }
 
-// x509Auth reads the CAs and registered certificates that authenticate callers.
-func x509Auth(x *stsv1alpha1.X509Spec, r resolver) (policy.X509Auth, error) {
+// x509Auth reads the CAs and registered certificates that authenticate
+// callers. A source that cannot be read trusts no one, so that deleting it
+// revokes the callers it admitted.
+func x509Auth(x *stsv1alpha1.X509Spec, r resolver, report func(err error, msg string)) policy.X509Auth {
 	auth := policy.X509Auth{Enabled: true}
 	if x.TrustedCASecretRef != nil {
 		data, err := r.secretKey(*x.TrustedCASecretRef, "ca.crt")
-		if err != nil {
-			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
+		var cas []*x509.Certificate
+		if err == nil {
+			cas, err = pki.ParseCertificates(data)
 		}
-		cas, err := pki.ParseCertificates(data)
 		if err != nil {
-			return auth, fmt.Errorf("x509.trustedCASecretRef: %w", err)
-		}
-		auth.Roots = x509.NewCertPool()
-		for _, c := range cas {
-			auth.Roots.AddCert(c)
+			report(fmt.Errorf("x509.trustedCASecretRef: %w", err), "client certificates issued by these CAs are refused until the Secret is fixed")
+		} else {
+			auth.Roots = x509.NewCertPool()
+			for _, c := range cas {
+				auth.Roots.AddCert(c)
+			}
 		}
 	}
 	if x.ClientCertificates != nil {
 		certs, err := r.certificates(x.ClientCertificates)
 		if err != nil {
-			return auth, fmt.Errorf("x509.clientCertificates: %w", err)
+			report(fmt.Errorf("x509.clientCertificates: %w", err), "registered client certificates are refused until their source is fixed")
+		} else {
+			auth.Pinned = certs
 		}
-		auth.Pinned = certs
 	}
-	return auth, nil
+	return auth
 }
 
 func replayStore(p *policy.Replay, store *stsv1alpha1.ReplayStoreSpec, r resolver) error {
@@ -342,21 +343,37 @@ func replayStore(p *policy.Replay, store *stsv1alpha1.ReplayStoreSpec, r resolve
 	return nil
 }
 
-func (b *Builder) users(o *stsv1alpha1.SecurityTokenService, r resolver) (policy.UserStore, error) {
+// users is the STS's user store. One that cannot be read refuses every
+// user (and the log says why), so that deleting the users Secret locks
+// users out instead of leaving its last copy in force.
+func (b *Builder) users(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err error, msg string)) policy.UserStore {
 	ut := o.Spec.Authentication.UsernameToken
 	if ut == nil || !ut.Enabled || ut.UserStore == nil {
-		return nil, nil
+		return nil
 	}
-	if ut.UserStore.LDAP != nil {
-		return b.ldapStore(ut.UserStore.LDAP, r)
+	users, err := b.readUsers(ut.UserStore, r)
+	if err != nil {
+		report(err, "no user can sign in until the user store is fixed")
+		return userstore.Unavailable{Cause: err}
 	}
-	data, err := r.secretKey(*ut.UserStore.SecretRef, "users.yaml")
+	return users
+}
+
+func (b *Builder) readUsers(spec *stsv1alpha1.UserStoreSpec, r resolver) (policy.UserStore, error) {
+	if spec.LDAP != nil {
+		store, err := b.ldapStore(spec.LDAP, r)
+		if err != nil {
+			return nil, err
+		}
+		return store, nil
+	}
+	data, err := r.secretKey(*spec.SecretRef, "users.yaml")
 	if err != nil {
 		return nil, fmt.Errorf("user store: %w", err)
 	}
 	users, err := userstore.ParseUsers(data, b.Passwords)
 	if err != nil {
-		return nil, fmt.Errorf("user store Secret %s: %w", ut.UserStore.SecretRef.Name, err)
+		return nil, fmt.Errorf("user store Secret %s: %w", spec.SecretRef.Name, err)
 	}
 	return users, nil
 }
@@ -393,8 +410,11 @@ func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver
 	}
 	if e := spec.Encryption; e != nil && (e.Enabled || e.Certificate != nil) {
 		certs, err := r.certificates(e.Certificate)
+		if err == nil {
+			err = checkEncryptionCertificate(certs[0])
+		}
 		if err != nil {
-			return nil, fmt.Errorf("encryption certificate: %w", err)
+			return nil, fmt.Errorf("spec.encryption.certificate: %w", err)
 		}
 		rp.Encryption = &policy.Encryption{
 			Tokens:        e.Enabled,
@@ -452,49 +472,4 @@ func durationOr(d *metav1.Duration, fallback time.Duration) time.Duration {
 		return fallback
 	}
 	return d.Duration
-}
-
-// maxPreviousSigningKeys bounds how many rotated-out signing certificates
-// are still accepted on this STS's own tokens.
-const maxPreviousSigningKeys = 3
-
-// previousSigningCertificates carries the signing certificates of earlier
-// snapshots forward: after a rotation, the one just replaced comes first.
-func previousSigningCertificates(prev *policy.Snapshot, current policy.SigningKey) []*x509.Certificate {
-	if prev == nil || len(current.Chain) == 0 {
-		return nil
-	}
-	var out []*x509.Certificate
-	for _, c := range prev.STS.Signing.OwnCertificates() {
-		if !c.Equal(current.Chain[0]) && len(out) < maxPreviousSigningKeys {
-			out = append(out, c)
-		}
-	}
-	return out
-}
-
-// previousRelyingParty is the last good version of a relying party.
-func previousRelyingParty(prev *policy.Snapshot, namespace, name string) *policy.RelyingParty {
-	if prev == nil {
-		return nil
-	}
-	for _, rp := range prev.RelyingParties {
-		if rp.Namespace == namespace && rp.Name == name {
-			return rp
-		}
-	}
-	return nil
-}
-
-// previousTrustedIssuer is the last good version of a trusted issuer.
-func previousTrustedIssuer(prev *policy.Snapshot, namespace, name string) *policy.TrustedIssuer {
-	if prev == nil {
-		return nil
-	}
-	for _, ti := range prev.TrustedIssuers {
-		if ti.Namespace == namespace && ti.Name == name {
-			return ti
-		}
-	}
-	return nil
 }

@@ -2,8 +2,6 @@ package source
 
 import (
 	"context"
-	"crypto/x509"
-	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -127,7 +125,9 @@ func TestFolderRefusesWhatTheAPIServerRefuses(t *testing.T) {
 	}
 }
 
-func TestBadObjectKeepsItsLastGoodVersion(t *testing.T) {
+// TestBadRelyingPartyIsLeftOut: a relying party whose certificate cannot be
+// read is not served, not kept in its last good version; the others are.
+func TestBadRelyingPartyIsLeftOut(t *testing.T) {
 	dir := standaloneFolder(t)
 	s := newSource(t, dir)
 	if err := s.Load(); err != nil {
@@ -144,9 +144,39 @@ func TestBadObjectKeepsItsLastGoodVersion(t *testing.T) {
 	if snap.Generation != 2 {
 		t.Errorf("generation = %d, want 2", snap.Generation)
 	}
-	rp, ok := snap.RelyingPartyFor("urn:example:portal")
-	if !ok || rp.Encryption != nil {
-		t.Fatalf("portal = %+v, %v; want its last good version, unencrypted", rp, ok)
+	if rp, ok := snap.RelyingPartyFor("urn:example:portal"); ok {
+		t.Fatalf("portal = %+v; want it left out", rp)
+	}
+	if _, ok := snap.RelyingPartyFor("https://localhost:9444/services/echo"); !ok {
+		t.Fatal("the echo service, which is fine, is no longer served")
+	}
+}
+
+// TestBrokenSigningKeyKeepsItsLastGoodVersion: the signing key is the one
+// part that keeps its last good version; the rest of the policy moves on.
+func TestBrokenSigningKeyKeepsItsLastGoodVersion(t *testing.T) {
+	dir := standaloneFolder(t)
+	s := newSource(t, dir)
+	if err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
+	before := s.Holder.Load()
+	writeFile(t, dir, "signing.key.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: dev-sts-signing}\nstringData: {tls.crt: nonsense, tls.key: nonsense}\n")
+	writeFile(t, dir, "extra.yaml", "apiVersion: sts.trustbroker.io/v1alpha1\nkind: RelyingParty\nmetadata: {name: extra}\nspec: {stsRef: {name: dev-sts}, endpoint: 'urn:example:extra'}\n")
+	if err := s.Load(); err != nil {
+		t.Fatal(err)
+	}
+	after := s.Holder.Load()
+	if after == before || after.STS.Signing.Signer != before.STS.Signing.Signer || !after.STS.Signing.Chain[0].Equal(before.STS.Signing.Chain[0]) {
+		t.Fatal("the broken signing key was not replaced by its last good version")
+	}
+	if _, ok := after.RelyingPartyFor("urn:example:extra"); !ok {
+		t.Fatal("the rest of the policy did not move on")
+	}
+
+	// A fresh instance has no last good key to fall back on.
+	if err := newSource(t, dir).Load(); err == nil || !strings.Contains(err.Error(), "no PEM CERTIFICATE block") {
+		t.Fatalf("err = %v, want the broken signing key named", err)
 	}
 }
 
@@ -157,12 +187,12 @@ func TestBrokenFolderKeepsThePolicy(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := s.Holder.Load()
-	writeFile(t, dir, "signing.key.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: dev-sts-signing}\nstringData: {tls.crt: nonsense, tls.key: nonsense}\n")
-	if err := s.Load(); err == nil || !strings.Contains(err.Error(), "no PEM CERTIFICATE block") {
-		t.Fatalf("err = %v, want the broken signing key named", err)
+	writeFile(t, dir, "users.yaml", "apiVersion: v1\nkind: Secret\nmetadata: {name: dev-users}\nstringData: [not, a, map]\n")
+	if err := s.Load(); err == nil || !strings.Contains(err.Error(), "users.yaml") {
+		t.Fatalf("err = %v, want the unreadable file named", err)
 	}
 	if s.Holder.Load() != before {
-		t.Fatal("a broken signing key replaced the policy")
+		t.Fatal("an unreadable folder replaced the policy")
 	}
 }
 
@@ -189,33 +219,4 @@ func TestWatchPicksUpAtomicRenames(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatal("the new relying party was not loaded")
-}
-
-// TestPreviousSigningKeysAreKept: each rotation keeps the replaced signing
-// certificate, newest first, at most three, and none twice.
-func TestPreviousSigningKeysAreKept(t *testing.T) {
-	dir := standaloneFolder(t)
-	s := newSource(t, dir)
-	if err := s.Load(); err != nil {
-		t.Fatal(err)
-	}
-	var issued []*x509.Certificate
-	for i := range 5 {
-		issued = append(issued, s.Holder.Load().STS.Signing.Chain[0])
-		pair, err := devkeys.NewRSA(fmt.Sprintf("rotation-%d", i), time.Now(), time.Hour)
-		if err != nil {
-			t.Fatal(err)
-		}
-		writeFile(t, dir, "signing.key.yaml", string(pair.SecretYAML("dev-sts-signing")))
-		if err := s.Load(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := s.Load(); err != nil { // a reload without a rotation changes nothing
-		t.Fatal(err)
-	}
-	prev := s.Holder.Load().STS.Signing.Previous
-	if len(prev) != 3 || !prev[0].Equal(issued[4]) || !prev[1].Equal(issued[3]) || !prev[2].Equal(issued[2]) {
-		t.Fatalf("previous signing certificates are not the three last ones, newest first")
-	}
 }

@@ -34,6 +34,7 @@ func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.Rely
 	}
 	spec := sts.Spec
 	secret(&spec.Signing.SecretRef)
+	certs(spec.Signing.PreviousCertificates)
 	if spec.TLS != nil {
 		secret(&spec.TLS.SecretRef)
 	}
