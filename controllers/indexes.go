@@ -3,11 +3,11 @@ package controllers
 import (
 	"context"
 	"sort"
-	"strings"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/policy"
 )
 
 // Field indexes the reconcilers look objects up by. They are registered once
@@ -18,6 +18,9 @@ const (
 	// indexEndpoint indexes RelyingParty by STS, match and endpoint, so the
 	// parties that claim one endpoint are found together.
 	indexEndpoint = "trustbroker.endpointKey"
+	// indexIssuer indexes TrustedIssuer by STS and issuer name, so the
+	// issuers that claim one name are found together.
+	indexIssuer = "trustbroker.issuerKey"
 	// indexSecrets indexes all three kinds by the Secret names they refer to.
 	indexSecrets = "trustbroker.secretRefs"
 	// indexConfigMaps indexes RelyingParty and TrustedIssuer by the ConfigMap
@@ -42,6 +45,9 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 		}},
 		{&stsv1alpha1.RelyingParty{}, indexEndpoint, func(o client.Object) []string {
 			return []string{endpointKey(o.(*stsv1alpha1.RelyingParty))}
+		}},
+		{&stsv1alpha1.TrustedIssuer{}, indexIssuer, func(o client.Object) []string {
+			return []string{issuerKey(o.(*stsv1alpha1.TrustedIssuer))}
 		}},
 		{&stsv1alpha1.SecurityTokenService{}, indexSecrets, func(o client.Object) []string {
 			return stsSecretNames(o.(*stsv1alpha1.SecurityTokenService))
@@ -72,13 +78,15 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 }
 
 // endpointKey identifies what a relying party claims: its STS, how it
-// matches and its endpoint (whitespace trimmed, as xs:anyURI collapses it).
+// matches and its endpoint, keyed as the STS keys it (policy.RelyingPartyKey).
 func endpointKey(rp *stsv1alpha1.RelyingParty) string {
-	match := rp.Spec.Match
-	if match == "" {
-		match = stsv1alpha1.MatchExact
-	}
-	return rp.Spec.STSRef.Name + "\x00" + string(match) + "\x00" + strings.TrimSpace(rp.Spec.Endpoint)
+	return rp.Spec.STSRef.Name + "\x00" + policy.RelyingPartyKey(rp.Spec.Match == stsv1alpha1.MatchPrefix, rp.Spec.Endpoint)
+}
+
+// issuerKey identifies what a trusted issuer claims: its STS and the
+// Issuer name its tokens carry.
+func issuerKey(ti *stsv1alpha1.TrustedIssuer) string {
+	return ti.Spec.STSRef.Name + "\x00" + policy.TrustedIssuerKey(ti.Spec.Issuer)
 }
 
 // sourceNames returns the Secret and ConfigMap a certificate source names.
@@ -104,8 +112,9 @@ func rpSourceNames(rp *stsv1alpha1.RelyingParty) (secrets, configMaps []string) 
 	return sourceNames(rp.Spec.Encryption.Certificate)
 }
 
-// stsSecretNames lists every Secret an STS names directly: signing and
-// serving keys, user store, LDAP, X.509 trust, Kerberos keytab and Redis.
+// stsSecretNames lists every Secret an STS names directly: signing key and
+// previous signing certificates, serving key, user store, LDAP, X.509 trust,
+// Kerberos keytab and Redis.
 func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
 	s := &sts.Spec
 	names := []string{s.Signing.SecretRef.Name}
@@ -118,6 +127,7 @@ func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
 		sec, _ := sourceNames(src)
 		names = append(names, sec...)
 	}
+	addSource(s.Signing.PreviousCertificates)
 	if s.TLS != nil {
 		add(&s.TLS.SecretRef)
 	}

@@ -22,8 +22,8 @@ import (
 )
 
 // RelyingPartyReconciler keeps a RelyingParty's status telling its owner
-// whether it is in effect: Accepted (its STS exists and no older relying
-// party claims its endpoint), CertificateValid (the encryption certificate is
+// whether it is in effect: Accepted (its STS exists and no relying party
+// that takes precedence claims its endpoint), CertificateValid (the encryption certificate is
 // usable) and Ready (both).
 type RelyingPartyReconciler struct {
 	client.Client
@@ -68,34 +68,32 @@ func (r *RelyingPartyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 	return requeueAt(cert.Recheck, now), nil
 }
 
-// accepted decides the Accepted condition: the STS must exist, and no older
-// relying party of the same STS may claim the same endpoint and match.
+// accepted decides the Accepted condition: the STS must exist, and no
+// relying party of the same STS that takes precedence (policy.ResolveClaims)
+// may claim the same endpoint and match.
 func (r *RelyingPartyReconciler) accepted(ctx context.Context, rp *stsv1alpha1.RelyingParty) (verdict, error) {
 	stsName := rp.Spec.STSRef.Name
 	ok, err := stsExists(ctx, r.Client, rp.Namespace, stsName)
 	if err != nil || !ok {
 		return stsNotFound(rp.Namespace, stsName), err
 	}
-	var claims stsv1alpha1.RelyingPartyList
-	if err := r.List(ctx, &claims, client.InNamespace(rp.Namespace), client.MatchingFields{indexEndpoint: endpointKey(rp)}); err != nil {
+	var list stsv1alpha1.RelyingPartyList
+	if err := r.List(ctx, &list, client.InNamespace(rp.Namespace), client.MatchingFields{indexEndpoint: endpointKey(rp)}); err != nil {
 		return verdict{}, fmt.Errorf("listing relying parties of %s: %w", stsName, err)
 	}
-	var winner *stsv1alpha1.RelyingParty
-	for i := range claims.Items {
-		other := &claims.Items[i]
-		if other.Name != rp.Name && olderThan(other, rp) && (winner == nil || olderThan(other, winner)) {
-			winner = other
-		}
+	others := make([]*stsv1alpha1.RelyingParty, len(list.Items))
+	for i := range list.Items {
+		others[i] = &list.Items[i]
 	}
-	if winner != nil {
+	if winner := claimHolder(rp, others); winner.Name != rp.Name {
 		match := rp.Spec.Match
 		if match == "" {
 			match = stsv1alpha1.MatchExact
 		}
 		return verdict{
-			Reason: stsv1alpha1.ReasonEndpointConflict,
-			Message: fmt.Sprintf("RelyingParty %s, which is older, already claims endpoint %s (match %s) of SecurityTokenService %s: change spec.endpoint or delete one of the two",
-				winner.Name, strings.TrimSpace(rp.Spec.Endpoint), match, stsName),
+			Reason: ReasonConflict,
+			Message: fmt.Sprintf("RelyingParty %s already claims endpoint %s (match %s) of SecurityTokenService %s and takes precedence (%s): change spec.endpoint or delete one of the two",
+				winner.Name, strings.TrimSpace(rp.Spec.Endpoint), match, stsName, precedenceNote),
 		}, nil
 	}
 	return verdict{OK: true, Reason: stsv1alpha1.ConditionAccepted, Message: fmt.Sprintf("accepted by SecurityTokenService %s", stsName)}, nil
@@ -133,9 +131,9 @@ func (r *RelyingPartyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 			builder.WithPredicates(existenceChanged)).
 		// Another party taking or leaving its endpoint changes the conflict.
 		Watches(&stsv1alpha1.RelyingParty{},
-			handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexEndpoint, func(o client.Object) []string {
-				return []string{endpointKey(o.(*stsv1alpha1.RelyingParty))}
-			})),
+			claimants(c, rpList, indexEndpoint, func(o client.Object) string {
+				return endpointKey(o.(*stsv1alpha1.RelyingParty))
+			}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexSecrets, ownName))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexConfigMaps, ownName))).
@@ -161,16 +159,6 @@ func stsNotFound(ns, name string) verdict {
 		Reason:  stsv1alpha1.ReasonSTSNotFound,
 		Message: fmt.Sprintf("SecurityTokenService %s not found in namespace %s: create it or fix spec.stsRef.name", name, ns),
 	}
-}
-
-// olderThan orders objects by creation, then name, so exactly one of two
-// claimants of an endpoint wins and keeps winning.
-func olderThan(a, b client.Object) bool {
-	ta, tb := a.GetCreationTimestamp(), b.GetCreationTimestamp()
-	if !ta.Equal(&tb) {
-		return ta.Before(&tb)
-	}
-	return a.GetName() < b.GetName()
 }
 
 // sourceVerdict turns a certificate reading error into a False verdict, or

@@ -18,7 +18,8 @@ import (
 )
 
 // TrustedIssuerReconciler keeps a TrustedIssuer's status telling its owner
-// whether its tokens are accepted: Accepted (its STS exists),
+// whether its tokens are accepted: Accepted (its STS exists and no trusted
+// issuer that takes precedence claims its issuer name),
 // CertificateValid (every certificate is current and usable) and Ready (both).
 type TrustedIssuerReconciler struct {
 	client.Client
@@ -39,11 +40,9 @@ func (r *TrustedIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 	conds := &conditions{obj: &ti, now: now}
 
 	stsName := ti.Spec.STSRef.Name
-	accepted := verdict{OK: true, Reason: stsv1alpha1.ConditionAccepted, Message: fmt.Sprintf("accepted by SecurityTokenService %s", stsName)}
-	if ok, err := stsExists(ctx, r.Client, ti.Namespace, stsName); err != nil {
+	accepted, err := r.accepted(ctx, &ti)
+	if err != nil {
 		return ctrl.Result{}, err
-	} else if !ok {
-		accepted = stsNotFound(ti.Namespace, stsName)
 	}
 	conds.set(stsv1alpha1.ConditionAccepted, accepted.OK, accepted.Reason, accepted.Message)
 
@@ -64,6 +63,33 @@ func (r *TrustedIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 		conds.record(r.Recorder)
 	}
 	return requeueAt(cert.Recheck, now), nil
+}
+
+// accepted decides the Accepted condition: the STS must exist, and no
+// trusted issuer of the same STS that takes precedence
+// (policy.ResolveClaims) may claim the same issuer name.
+func (r *TrustedIssuerReconciler) accepted(ctx context.Context, ti *stsv1alpha1.TrustedIssuer) (verdict, error) {
+	stsName := ti.Spec.STSRef.Name
+	ok, err := stsExists(ctx, r.Client, ti.Namespace, stsName)
+	if err != nil || !ok {
+		return stsNotFound(ti.Namespace, stsName), err
+	}
+	var list stsv1alpha1.TrustedIssuerList
+	if err := r.List(ctx, &list, client.InNamespace(ti.Namespace), client.MatchingFields{indexIssuer: issuerKey(ti)}); err != nil {
+		return verdict{}, fmt.Errorf("listing trusted issuers of %s: %w", stsName, err)
+	}
+	others := make([]*stsv1alpha1.TrustedIssuer, len(list.Items))
+	for i := range list.Items {
+		others[i] = &list.Items[i]
+	}
+	if winner := claimHolder(ti, others); winner.Name != ti.Name {
+		return verdict{
+			Reason: ReasonConflict,
+			Message: fmt.Sprintf("TrustedIssuer %s already claims issuer %s of SecurityTokenService %s and takes precedence (%s): change spec.issuer or delete one of the two",
+				winner.Name, ti.Spec.Issuer, stsName, precedenceNote),
+		}, nil
+	}
+	return verdict{OK: true, Reason: stsv1alpha1.ConditionAccepted, Message: fmt.Sprintf("accepted by SecurityTokenService %s", stsName)}, nil
 }
 
 // certificates decides the CertificateValid condition and fills
@@ -92,6 +118,12 @@ func (r *TrustedIssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&stsv1alpha1.SecurityTokenService{},
 			handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSTSRef, ownName)),
 			builder.WithPredicates(existenceChanged)).
+		// Another issuer taking or leaving its name changes the conflict.
+		Watches(&stsv1alpha1.TrustedIssuer{},
+			claimants(c, tiList, indexIssuer, func(o client.Object) string {
+				return issuerKey(o.(*stsv1alpha1.TrustedIssuer))
+			}),
+			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSecrets, ownName))).
 		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexConfigMaps, ownName))).
 		Complete(r)

@@ -49,6 +49,8 @@ func TestTrustedIssuerStatus(t *testing.T) {
 	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "old-idp"},
 		Data: map[string][]byte{"ca.crt": append(append([]byte{}, current...), expired...)}})
 	stale := newTI(ns, "old-idp", "corp-sts", stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "old-idp"}})
+	// An issuer name of its own: two trusted issuers with one name conflict.
+	stale.Spec.Issuer = "http://old-idp.example.com/adfs/services/trust"
 	create(t, stale)
 	c := waitCondition(t, stale, stsv1alpha1.ConditionCertificateValid, metav1.ConditionFalse, stsv1alpha1.ReasonCertificateExpired)
 	want := "certificate 2 of 2 (subject \"CN=adfs-2023,O=Example\") expired at " + expiredAt.Format(time.RFC3339)

@@ -9,10 +9,13 @@ import (
 )
 
 // msgConflict is the log message of a Problem about a duplicate.
-const msgConflict = "object not used: an older one claims the same; its status says Accepted=False, reason Conflict"
+const msgConflict = "object not used: another that takes precedence claims the same; its status says Accepted=False, reason Conflict"
+
+// precedenceNote says in messages why the other object wins.
+const precedenceNote = "created earlier, or in the same second with a name that sorts first"
 
 // relyingPartyLosers returns the relying parties of sts that lose their
-// endpoint to an older one (policy.ResolveClaims, the rule the operator's
+// endpoint to one that takes precedence (policy.ResolveClaims, the rule the operator's
 // status follows too), with a Problem for each. Claims are resolved over
 // the objects, not over what could be built from them, so a broken winner
 // leaves its endpoint unserved rather than handing it to the loser the
@@ -41,8 +44,8 @@ func relyingPartyLosers(objs *Objects, sts *stsv1alpha1.SecurityTokenService) (m
 		}
 		losers[o] = true
 		problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Msg: msgConflict,
-			Err: fmt.Errorf("RelyingParty %s, which is older, already claims endpoint %s (match %s): change spec.endpoint or delete one of the two",
-				winner.Name, strings.TrimSpace(o.Spec.Endpoint), match)})
+			Err: fmt.Errorf("RelyingParty %s already claims endpoint %s (match %s) and takes precedence (%s): change spec.endpoint or delete one of the two",
+				winner.Name, strings.TrimSpace(o.Spec.Endpoint), match, precedenceNote)})
 	}
 	return losers, problems
 }
@@ -69,8 +72,8 @@ func trustedIssuerLosers(objs *Objects, sts *stsv1alpha1.SecurityTokenService) (
 		o, winner := bound[i], bound[w]
 		losers[o] = true
 		problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Msg: msgConflict,
-			Err: fmt.Errorf("TrustedIssuer %s, which is older, already claims issuer %s: change spec.issuer or delete one of the two",
-				winner.Name, o.Spec.Issuer)})
+			Err: fmt.Errorf("TrustedIssuer %s already claims issuer %s and takes precedence (%s): change spec.issuer or delete one of the two",
+				winner.Name, o.Spec.Issuer, precedenceNote)})
 	}
 	return losers, problems
 }

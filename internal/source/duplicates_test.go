@@ -77,8 +77,8 @@ func TestDuplicatesLeftOut(t *testing.T) {
 		t.Errorf("%d trusted issuers in the snapshot, want the winner only", len(snap.TrustedIssuers))
 	}
 	for _, want := range []string{
-		`"object"="default/a-newer"`, "RelyingParty b-older, which is older, already claims endpoint urn:example:dup (match Exact)",
-		`"object"="default/y-newer"`, "TrustedIssuer z-older, which is older, already claims issuer https://idp.example/",
+		`"object"="default/a-newer"`, "RelyingParty b-older already claims endpoint urn:example:dup (match Exact) and takes precedence",
+		`"object"="default/y-newer"`, "TrustedIssuer z-older already claims issuer https://idp.example/ and takes precedence",
 	} {
 		if !strings.Contains(logs.String(), want) {
 			t.Errorf("log does not contain %q:\n%s", want, logs.String())
