@@ -2,6 +2,7 @@ package xmlsec
 
 import (
 	"crypto/ecdsa"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"errors"
@@ -95,6 +96,11 @@ func verify(el *etree.Element, idAttr string, trusted []*x509.Certificate, allow
 			return verified, nil
 		}
 		lastErr = err
+	}
+	// A key refused before any cryptography ran (too small) says so.
+	var f *soap.Fault
+	if errors.As(lastErr, &f) {
+		return nil, f
 	}
 	return nil, soap.NewFault(soap.FailedCheck, "the signature is not valid", lastErr)
 }
@@ -260,11 +266,22 @@ func signingCandidates(sig *signatureFacts, trusted []*x509.Certificate, now tim
 	return valid, nil
 }
 
+// checkKeyForVerification refuses a certificate whose key does not fit the
+// signature method, and RSA keys under MinRSABits as the detached verifier
+// does (a pinned certificate is no reason to accept a breakable key).
 func checkKeyForVerification(cert *x509.Certificate, alg SignatureAlgorithm) error {
 	switch cert.PublicKeyAlgorithm {
 	case x509.RSA:
 		if alg.KeyAlgorithm() != x509.RSA {
 			return fmt.Errorf("RSA certificate cannot verify %s", alg)
+		}
+		if k, ok := cert.PublicKey.(*rsa.PublicKey); !ok || k.N.BitLen() < MinRSABits {
+			bits := 0
+			if ok {
+				bits = k.N.BitLen()
+			}
+			return soap.NewFault(soap.UnsupportedAlgorithm, "the signing key is too small",
+				fmt.Errorf("RSA key of %d bits, at least %d required", bits, MinRSABits))
 		}
 	case x509.ECDSA:
 		if alg.KeyAlgorithm() != x509.ECDSA {
