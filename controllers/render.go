@@ -1,6 +1,8 @@
 package controllers
 
 import (
+	"time"
+
 	"strconv"
 
 	corev1 "k8s.io/api/core/v1"
@@ -62,6 +64,16 @@ func replicas(sts *stsv1alpha1.SecurityTokenService) int32 {
 	return *sts.Spec.Replicas
 }
 
+// A pod asked to stop serves on for shutdownDelay with /readyz failing,
+// then waits up to the request timeout (30s) for requests in flight; the
+// grace period covers both with a margin, so the kubelet never kills a
+// pod that is still answering. No preStop hook: the STS drains by itself
+// on SIGTERM, and a sleeping hook would only add to the delay.
+const (
+	shutdownDelay                = 5 * time.Second
+	terminationGracePeriod int64 = 40
+)
+
 // renderDeployment renders the STS pods. The pod template depends only on
 // what the pod cannot reload by itself (image, name, whether it serves TLS);
 // relying parties, trusted issuers, users and keys are watched by the pods,
@@ -73,6 +85,7 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 		"--name", sts.Name,
 		"--listen", portAddr(httpPort),
 		"--metrics-listen", portAddr(metricsPort),
+		"--shutdown-delay", shutdownDelay.String(),
 	}
 	ports := []*corev1ac.ContainerPortApplyConfiguration{
 		corev1ac.ContainerPort().WithName("http").WithContainerPort(httpPort).WithProtocol(corev1.ProtocolTCP),
@@ -108,9 +121,11 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("metrics"))).
 			WithPeriodSeconds(10).
 			WithFailureThreshold(3)).
+		// Unready within the shutdown delay, so a draining pod leaves every
+		// endpoint list before it stops listening.
 		WithReadinessProbe(corev1ac.Probe().
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/readyz").WithPort(intstr.FromString("metrics"))).
-			WithPeriodSeconds(5).
+			WithPeriodSeconds(2).
 			WithFailureThreshold(2)).
 		// The root filesystem is read-only; a writable /tmp keeps the Go
 		// runtime and libraries that spill to disk working.
@@ -118,6 +133,7 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(sts.Name).
+		WithTerminationGracePeriodSeconds(terminationGracePeriod).
 		WithSecurityContext(corev1ac.PodSecurityContext().
 			WithRunAsNonRoot(true).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).

@@ -72,7 +72,7 @@ func TestSecurityTokenServiceRendersItsObjects(t *testing.T) {
 		t.Fatalf("%d containers, want 1", len(pod.Containers))
 	}
 	c := pod.Containers[0]
-	wantArgs := []string{"serve", "--kube", "--namespace", ns, "--name", "corp-sts", "--listen", ":8080", "--metrics-listen", ":9090"}
+	wantArgs := []string{"serve", "--kube", "--namespace", ns, "--name", "corp-sts", "--listen", ":8080", "--metrics-listen", ":9090", "--shutdown-delay", "5s"}
 	if c.Image != testImage || !slices.Equal(c.Command, []string{"/sts"}) || !slices.Equal(c.Args, wantArgs) {
 		t.Errorf("container runs %s %v %v, want %s /sts %v", c.Image, c.Command, c.Args, testImage, wantArgs)
 	}
@@ -95,6 +95,11 @@ func TestSecurityTokenServiceRendersItsObjects(t *testing.T) {
 	}
 	if pod.ServiceAccountName != "corp-sts" {
 		t.Errorf("service account %q", pod.ServiceAccountName)
+	}
+	// The grace period outlasts the shutdown delay plus the longest request,
+	// so a draining pod is never killed while it answers.
+	if g := pod.TerminationGracePeriodSeconds; g == nil || *g < 5+30 {
+		t.Errorf("terminationGracePeriodSeconds %v, want at least the 5s shutdown delay plus 30s for requests in flight", g)
 	}
 
 	var svc corev1.Service

@@ -39,14 +39,18 @@ func serve(args []string) error {
 	metricsListen := fs.String("metrics-listen", "127.0.0.1:9090", "address of /metrics, /healthz and /readyz")
 	var trustedProxies prefixList
 	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses and lockout) and whose X-Forwarded-Proto: https marks a request as received over TLS; empty trusts no header")
+	shutdownDelay := fs.Duration("shutdown-delay", 5*time.Second, "on SIGTERM, keep serving this long with /readyz failing and Connection: close on every answer, so that load balancers stop sending before the listeners close; then wait for the requests in flight")
 	allowInsecureADFS := fs.Bool("allow-insecure-adfs-paths", false, "let /adfs/services/trust/*/usernamemixed accept passwords over plain HTTP (tests, or a TLS-terminating proxy not listed in --trusted-proxies); off, they answer only requests that came over TLS")
 	_ = fs.Parse(args)
 	if *kube == (*manifests != "") {
 		return errors.New("give either --manifests DIR or --kube")
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	term, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	// The policy keeps following its source while the pod drains.
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
 
 	holder := &policy.Holder{}
 	registry := prometheus.NewRegistry()
@@ -80,7 +84,12 @@ func serve(args []string) error {
 	metrics := http.NewServeMux()
 	metrics.Handle("GET /metrics", promhttp.HandlerFor(registry, promhttp.HandlerOpts{}))
 	metrics.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { fmt.Fprintln(w, "ok") })
+	var out drain
 	metrics.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		if out.draining() {
+			http.Error(w, "shutting down", http.StatusServiceUnavailable)
+			return
+		}
 		if err := sts.Ready(r.Context()); err != nil {
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
@@ -88,14 +97,15 @@ func serve(args []string) error {
 		fmt.Fprintln(w, "ok")
 	})
 	newServer := func(addr string, h http.Handler) *http.Server {
-		return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second, WriteTimeout: 30 * time.Second, MaxHeaderBytes: 64 << 10}
+		return &http.Server{Addr: addr, Handler: h, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: requestTimeout, WriteTimeout: requestTimeout, MaxHeaderBytes: 64 << 10}
 	}
 	servers := []*http.Server{newServer(*metricsListen, metrics)}
+	handler := out.wrap(sts.Handler())
 	if *listen != "" {
-		servers = append(servers, newServer(*listen, sts.Handler()))
+		servers = append(servers, newServer(*listen, handler))
 	}
 	if *tlsListen != "" {
-		s := newServer(*tlsListen, sts.Handler())
+		s := newServer(*tlsListen, handler)
 		s.TLSConfig = server.TLSConfig(holder)
 		servers = append(servers, s)
 	}
@@ -113,18 +123,30 @@ func serve(args []string) error {
 	var err error
 	select {
 	case err = <-errs:
-	case <-ctx.Done():
+	case <-term.Done():
+		out.start()
+		log.Info("draining: /readyz fails, answers ask clients to close their connections", "shutdownDelay", shutdownDelay.String())
+		select {
+		case err = <-errs:
+		case <-time.After(*shutdownDelay):
+		}
 	}
-	shutdown, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
+	// Requests in flight get as long as a request may take.
+	shutdown, done := context.WithTimeout(context.Background(), requestTimeout)
+	defer done()
 	for _, s := range servers {
 		_ = s.Shutdown(shutdown)
 	}
+	log.Info("stopped")
 	if errors.Is(err, http.ErrServerClosed) {
 		return nil
 	}
 	return err
 }
+
+// requestTimeout bounds reading a request and writing its answer; on
+// shutdown, the requests in flight get as long.
+const requestTimeout = 30 * time.Second
 
 // prefixList is a flag of comma-separated CIDRs or addresses.
 type prefixList []netip.Prefix

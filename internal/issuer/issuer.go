@@ -63,6 +63,10 @@ type Request struct {
 	// this process only.
 	Store wssec.ReplayStore
 	Now   time.Time
+	// ConfidentialTransport is true when the request came over TLS (to this
+	// server, or through a trusted proxy that says so): only then may a
+	// symmetric proof key be sent to the requestor in clear.
+	ConfidentialTransport bool
 }
 
 // Issuer issues tokens. It is safe for concurrent use.
@@ -204,6 +208,7 @@ func (is *Issuer) issueFor(snap *policy.Snapshot, req Request, rp *policy.Relyin
 		KeyType:             p.keyType,
 		ProofToken:          p.token,
 		Entropy:             p.entropy,
+		EncryptedEntropy:    p.encryptedEntropy,
 		KeySize:             p.keySize,
 	}, nil
 }

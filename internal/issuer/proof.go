@@ -6,6 +6,7 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"time"
 
@@ -34,10 +35,11 @@ type proof struct {
 	method  saml.ConfirmationMethod
 	// keyInfo goes into the assertion's SubjectConfirmation (holder-of-key).
 	keyInfo *etree.Element
-	// token, entropy and keySize go into the RSTR.
-	token   *wstrust.ProofToken
-	entropy []byte
-	keySize int
+	// token, entropy (or encryptedEntropy) and keySize go into the RSTR.
+	token            *wstrust.ProofToken
+	entropy          []byte
+	encryptedEntropy *etree.Element
+	keySize          int
 }
 
 // proofFor decides the key type and builds its proof. A requested key type
@@ -64,7 +66,7 @@ func proofFor(req Request, rp *policy.RelyingParty) (*proof, error) {
 		case req.Who.Method == saml.AuthnX509 && req.Who.Certificate != nil && rp.AllowsKeyType(policy.PublicKey):
 			return publicKeyProof(rst, req.Who.Certificate, req.Token)
 		case rp.AllowsKeyType(policy.SymmetricKey):
-			return symmetricProof(rst, rp, req.Now)
+			return symmetricProof(req, rp)
 		default:
 			return bearerProof(rp)
 		}
@@ -74,7 +76,7 @@ func proofFor(req Request, rp *policy.RelyingParty) (*proof, error) {
 		if err := allowKeyType(rp, policy.SymmetricKey); err != nil {
 			return nil, err
 		}
-		return symmetricProof(rst, rp, req.Now)
+		return symmetricProof(req, rp)
 	case wstrust.KeyPublic:
 		if err := allowKeyType(rp, policy.PublicKey); err != nil {
 			return nil, err
@@ -102,8 +104,10 @@ func allowKeyType(rp *policy.RelyingParty, k policy.KeyType) error {
 // symmetricProof makes the shared proof key: computed from both sides'
 // entropy with P-SHA1 when the requestor asks for it, the requestor's own
 // entropy when it sends only that, or a fresh key otherwise. The relying
-// party learns it from an EncryptedKey in the assertion.
-func symmetricProof(rst *wstrust.RST, rp *policy.RelyingParty, now time.Time) (*proof, error) {
+// party learns it from an EncryptedKey in the assertion; the requestor from
+// the RSTR, in clear only over TLS (see toRequestor).
+func symmetricProof(req Request, rp *policy.RelyingParty) (*proof, error) {
+	rst := req.RST
 	bits := rst.KeySize
 	if bits == 0 {
 		bits = defaultKeySize
@@ -112,16 +116,16 @@ func symmetricProof(rst *wstrust.RST, rp *policy.RelyingParty, now time.Time) (*
 		return nil, soap.Faultf(soap.InvalidRequest, "KeySize %d is not supported; ask for a multiple of 8 from %d to %d bits.", bits, minKeySize, maxKeySize)
 	}
 	p := &proof{keyType: wstrust.KeySymmetric, method: saml.HolderOfKey, keySize: bits}
-	var key []byte
+	var key, secret []byte // secret is what the requestor must be told
 	switch {
 	case rst.Entropy == nil:
 		key = random(bits / 8)
-		p.token = &wstrust.ProofToken{BinarySecret: key}
+		secret = key
 	case rst.Entropy.BinarySecret == nil:
 		return nil, soap.Faultf(soap.InvalidRequest, "Only a wst:BinarySecret is accepted as entropy.")
 	case rst.ComputedKeyAlgorithm == wstrust.ComputedKeyPSHA1_13 || rst.ComputedKeyAlgorithm == wstrust.ComputedKeyPSHA1_2005:
-		p.entropy = random(bits / 8)
-		key = PSHA1(rst.Entropy.BinarySecret, p.entropy, bits/8)
+		secret = random(bits / 8)
+		key = PSHA1(rst.Entropy.BinarySecret, secret, bits/8)
 		p.token = &wstrust.ProofToken{ComputedKey: rst.ComputedKeyAlgorithm}
 	case rst.ComputedKeyAlgorithm == "":
 		if len(rst.Entropy.BinarySecret)*8 < minKeySize {
@@ -132,7 +136,7 @@ func symmetricProof(rst *wstrust.RST, rp *policy.RelyingParty, now time.Time) (*
 	default:
 		return nil, soap.Faultf(soap.InvalidRequest, "ComputedKeyAlgorithm %q is not supported; use %s.", rst.ComputedKeyAlgorithm, wstrust.ComputedKeyPSHA1_13)
 	}
-	encrypter, err := encrypterFor(rp, now, "the holder-of-key proof key")
+	encrypter, err := encrypterFor(rp, req.Now, "the holder-of-key proof key")
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +145,48 @@ func symmetricProof(rst *wstrust.RST, rp *policy.RelyingParty, now time.Time) (*
 		return nil, soap.NewFault(soap.RequestFailed, "The proof key could not be encrypted for the relying party.", err)
 	}
 	p.keyInfo = keyInfo(encKey)
+	clear, sealed, err := toRequestor(req, secret)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case p.token != nil: // computed key: the secret is the STS's entropy
+		p.entropy, p.encryptedEntropy = clear, sealed
+	case secret != nil:
+		p.token = &wstrust.ProofToken{BinarySecret: clear, Element: sealed}
+	}
 	return p, nil
+}
+
+// toRequestor decides how a symmetric secret (the proof key itself, or the
+// STS's entropy it is computed from) reaches the requestor: in clear over
+// TLS, else encrypted for the certificate the requestor proved it holds.
+// Without either the request is refused, since anyone on the path could
+// otherwise use the token. A requestor that chose the key itself gets
+// nothing back, but over plain HTTP it must still have signed with a
+// certificate: the rule is one and the same for every symmetric request.
+func toRequestor(req Request, secret []byte) (clear []byte, sealed *etree.Element, err error) {
+	if req.ConfidentialTransport {
+		return secret, nil, nil
+	}
+	if req.Who.Certificate == nil {
+		return nil, nil, soap.NewFault(soap.InvalidRequest,
+			"A symmetric proof key is never sent in clear: send the request over HTTPS, or sign it with an X.509 certificate so that the key can be encrypted for it.",
+			errors.New("symmetric proof key asked for over plain HTTP by a requestor without a certificate"))
+	}
+	if secret == nil {
+		return nil, nil, nil
+	}
+	// RSA-OAEP with SHA-1 digests is what WS-Security clients (WCF, WSS4J)
+	// unwrap by default; the certificate travels in the KeyInfo so the
+	// requestor knows which of its keys to use.
+	sealed, err = (&xmlsec.Encrypter{Certificate: req.Who.Certificate, KeyTransport: xmlsec.RSAOAEP}).EncryptKey(secret)
+	if err != nil {
+		return nil, nil, soap.NewFault(soap.InvalidRequest,
+			"The proof key cannot be encrypted for the certificate the request was signed with (it needs an RSA key of at least 2048 bits): send the request over HTTPS.",
+			fmt.Errorf("encrypting the proof key for the requestor: %w", err))
+	}
+	return nil, sealed, nil
 }
 
 // publicKeyProof binds the token to the requestor's public key: the one in

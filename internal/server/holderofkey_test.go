@@ -64,13 +64,15 @@ spec:
 // TestHolderOfKeySymmetric covers the matrix rows with a UsernameToken
 // caller and a symmetric proof key (rows 6, 8, 14, 15; 19 and 20 without a
 // KeyType): the key the requestor derives equals the one the relying party
-// decrypts from the assertion.
+// decrypts from the assertion. Over TLS, where the proof key is sent in
+// clear (plain HTTP: TestSymmetricProofKeyNeverInClear).
 func TestHolderOfKeySymmetric(t *testing.T) {
 	keys := newRelyingPartyKeys(t)
 	sts := testfixture.StartSTS(t, map[string]string{
 		"hok.yaml":    relyingPartyManifest("hok", "urn:example:hok", "[SymmetricKey, PublicKey, Bearer]", "", keys),
 		"hok-v1.yaml": strings.Replace(relyingPartyManifest("hok-v1", "urn:example:hok-v1", "[SymmetricKey]", "", keys), "  allowedKeyTypes", "  tokenType: SAML11\n  allowedKeyTypes", 1),
 	})
+	tlsBase, tlsClient := serveAlso(t, sts, true, nil)
 	clientEntropy := make([]byte, 32)
 	_, _ = rand.Read(clientEntropy)
 	cases := []struct {
@@ -121,7 +123,10 @@ func TestHolderOfKeySymmetric(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			tc.req.Username, tc.req.Password = "alice", "alice-password"
-			body := issueOK(t, sts, tc.req)
+			status, body := postEnvelope(t, tlsClient, tlsBase+"/sts", tc.req, nil)
+			if status != http.StatusOK {
+				t.Fatalf("status %d:\n%s", status, body)
+			}
 			rstr := parse(t, body)
 			want := tc.key(t, rstr)
 

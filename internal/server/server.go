@@ -161,7 +161,7 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 	if who.User != nil {
 		req.user = who.User.Name
 	}
-	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(c.Header), Store: s.stores(snap).Cancelled, Now: now})
+	rstr, err := s.Issuer.Handle(snap, issuer.Request{Ctx: r.Context(), Who: who, RST: rst, Token: tokenResolver(c.Header), Store: s.stores(snap).Cancelled, Now: now, ConfidentialTransport: s.overTLS(r)})
 	if err != nil {
 		return nil, err
 	}

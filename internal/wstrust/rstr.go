@@ -49,6 +49,10 @@ type RSTR struct {
 	// Entropy is the issuer's entropy for a computed key, written as a
 	// BinarySecret of type Nonce; nil for none.
 	Entropy []byte
+	// EncryptedEntropy is the issuer's entropy encrypted for the requestor
+	// (an xenc:EncryptedKey), written inside Entropy instead of Entropy's
+	// BinarySecret when the answer does not travel over TLS; nil for none.
+	EncryptedEntropy *etree.Element
 	// KeySize is the size in bits of the proof key; 0 for none.
 	KeySize int
 	// Status is the outcome of a Validate; nil for none.
@@ -64,7 +68,9 @@ type ProofToken struct {
 	// ComputedKey is the algorithm URI by which both sides derive the key
 	// from the two entropies, e.g. .../CK/PSHA1.
 	ComputedKey string
-	// Element is a prepared proof token content, e.g. an xenc:EncryptedKey.
+	// Element is a prepared proof token content: an xenc:EncryptedKey
+	// holding the key the issuer chose, encrypted for the requestor's
+	// certificate when the answer does not travel over TLS.
 	Element *etree.Element
 }
 
@@ -156,6 +162,9 @@ func (r *RSTR) check() error {
 			return fmt.Errorf("RSTR: proof token must have exactly one form, has %d", set)
 		}
 	}
+	if r.Entropy != nil && r.EncryptedEntropy != nil {
+		return errors.New("RSTR: entropy must be either in clear or encrypted, not both")
+	}
 	if r.KeySize < 0 {
 		return fmt.Errorf("RSTR: negative key size %d", r.KeySize)
 	}
@@ -192,6 +201,9 @@ func (r *RSTR) writeChildren(rstr *etree.Element, p string) {
 		bs := rstr.CreateElement(p + ":Entropy").CreateElement(p + ":BinarySecret")
 		bs.CreateAttr("Type", r.Version.Namespace()+"/Nonce")
 		bs.SetText(base64.StdEncoding.EncodeToString(r.Entropy))
+	}
+	if r.EncryptedEntropy != nil {
+		rstr.CreateElement(p + ":Entropy").AddChild(r.EncryptedEntropy)
 	}
 	if r.KeySize > 0 {
 		textChild(rstr, p+":KeySize", strconv.Itoa(r.KeySize))
