@@ -16,6 +16,11 @@ type User struct {
 // say which, so callers cannot probe for user names.
 var ErrBadCredentials = errors.New("unknown user or wrong password")
 
+// ErrBusy means the store could not check the password in time because
+// too many checks are queued: the caller should try again shortly. It is
+// not a wrong password and counts toward no lockout.
+var ErrBusy = errors.New("too many password checks are queued")
+
 // ErrNoPlainPassword means the user's password is stored only as a hash, so
 // a PasswordDigest cannot be checked.
 var ErrNoPlainPassword = errors.New("user has no plain password for PasswordDigest")

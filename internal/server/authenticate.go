@@ -34,9 +34,11 @@ func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env
 	in := *base
 	in.Replay = s.stores(snap).Replay
 	in.CheckCredentials = ep.checkCredentials
+	guard := attemptGuard{s: s, r: r}
 	if snap.STS.Lockout.Enabled() {
-		in.Attempts = s.lockoutGuard(r, snap)
+		guard.lockout = s.lockoutGuard(r, snap)
 	}
+	in.Attempts = guard
 	return in.Process(r.Context(), env, t, now)
 }
 
@@ -160,6 +162,9 @@ func (p passwords) CheckPassword(ctx context.Context, ut *wssec.UsernameToken) (
 func storeFault(username string, err error) *soap.Fault {
 	if errors.Is(err, policy.ErrBadCredentials) || errors.Is(err, policy.ErrNoPlainPassword) {
 		return wssec.Denied(fmt.Errorf("user %q: %w", username, err))
+	}
+	if errors.Is(err, policy.ErrBusy) {
+		return soap.NewFault(soap.RequestFailed, "The STS is busy checking passwords; try again shortly.", fmt.Errorf("user %q: %w", username, err))
 	}
 	return soap.NewFault(soap.RequestFailed, "The user directory cannot be reached; try again later.", fmt.Errorf("user %q: %w", username, err))
 }

@@ -42,7 +42,8 @@ type Server struct {
 	// requests that came over TLS.
 	AllowInsecureADFSPaths bool
 
-	inbound inboundPipelines
+	inbound  inboundPipelines
+	throttle addressThrottle
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at

@@ -14,7 +14,8 @@ const (
 	DefaultCacheTTL  = 5 * time.Minute
 )
 
-// VerifiedCache remembers recent successful bcrypt checks, so that a client
+// VerifiedCache remembers recent successful bcrypt checks (and bounds and
+// remembers failed ones: see guard.go), so that a client
 // that authenticates on every request pays bcrypt's deliberate cost once per
 // TTL instead of per request. It keeps only keyed digests of
 // (user, password, stored hash): a changed password or hash misses, and the
@@ -27,6 +28,12 @@ type VerifiedCache struct {
 	now     func() time.Time
 	order   *list.List // of cacheKey, oldest at the front
 	entries map[cacheKey]cacheEntry
+
+	// See guard.go.
+	slots      chan struct{}
+	queueWait  time.Duration
+	failureTTL time.Duration
+	failures   map[cacheKey]time.Time
 }
 
 type cacheKey [sha256.Size]byte
@@ -38,7 +45,8 @@ type cacheEntry struct {
 
 // NewVerifiedCache returns a cache of at most size entries, each valid for ttl.
 func NewVerifiedCache(size int, ttl time.Duration) *VerifiedCache {
-	c := &VerifiedCache{ttl: ttl, max: size, now: time.Now, order: list.New(), entries: map[cacheKey]cacheEntry{}}
+	c := &VerifiedCache{ttl: ttl, max: size, now: time.Now, order: list.New(), entries: map[cacheKey]cacheEntry{},
+		slots: make(chan struct{}, hashSlots()), queueWait: DefaultHashQueueWait, failureTTL: DefaultFailureTTL, failures: map[cacheKey]time.Time{}}
 	if _, err := rand.Read(c.secret[:]); err != nil {
 		panic("userstore: no randomness: " + err.Error())
 	}

@@ -83,11 +83,15 @@ func ParseUsers(data []byte, cache *VerifiedCache) (*Static, error) {
 }
 
 // Authenticate checks a clear-text password.
-func (s *Static) Authenticate(_ context.Context, username, password string) (*policy.User, error) {
+func (s *Static) Authenticate(ctx context.Context, username, password string) (*policy.User, error) {
 	u, ok := s.users[username]
 	if !ok {
-		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
-		return nil, policy.ErrBadCredentials
+		// The same cost as a known user, so that timing tells no names.
+		err := s.cache.compare(ctx, s.cache.key(username, password, ""), func() bool {
+			_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
+			return false
+		})
+		return nil, err
 	}
 	if u.PasswordHash == "" {
 		if subtle.ConstantTimeCompare([]byte(u.Password), []byte(password)) != 1 {
@@ -99,8 +103,11 @@ func (s *Static) Authenticate(_ context.Context, username, password string) (*po
 	if s.cache.hit(key) {
 		return u.user(), nil
 	}
-	if err := bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)); err != nil {
-		return nil, policy.ErrBadCredentials
+	err := s.cache.compare(ctx, key, func() bool {
+		return bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	s.cache.add(key)
 	return u.user(), nil
