@@ -103,7 +103,9 @@ func (r *RelyingPartyReconciler) accepted(ctx context.Context, rp *stsv1alpha1.R
 // status.certificate.
 func (r *RelyingPartyReconciler) certificate(ctx context.Context, rp *stsv1alpha1.RelyingParty, now time.Time) (verdict, error) {
 	enc := rp.Spec.Encryption
-	if enc == nil || !enc.Enabled {
+	// A certificate set with encryption off still encrypts proof keys, and
+	// the STS reads it all the same: it is checked as the STS checks it.
+	if enc == nil || (!enc.Enabled && enc.Certificate == nil) {
 		rp.Status.Certificate = nil
 		return verdict{OK: true, Reason: stsv1alpha1.ReasonNotRequired, Message: "encryption is off: tokens for this relying party are not encrypted"}, nil
 	}
@@ -111,11 +113,26 @@ func (r *RelyingPartyReconciler) certificate(ctx context.Context, rp *stsv1alpha
 	certs, err := readCertificates(ctx, r.Client, rp.Namespace, enc.Certificate, field)
 	if err != nil {
 		rp.Status.Certificate = nil
-		return sourceVerdict(err)
+		v, err := sourceVerdict(err)
+		return notServed(v), err
 	}
 	info := certificateInfo(certs[0])
 	rp.Status.Certificate = &info
-	return checkEncryptionCertificate(certs[0], now, certificateSourceFix(enc.Certificate, field)), nil
+	v := checkEncryptionCertificate(certs[0], now, certificateSourceFix(enc.Certificate, field))
+	if v.Reason == stsv1alpha1.ReasonCertificateInvalid {
+		v = notServed(v)
+	}
+	return v, nil
+}
+
+// notServed adds to a False verdict what the STS does meanwhile, as its log
+// says too: a relying party whose certificate cannot be read or used is left
+// out, not served with the certificate it had before.
+func notServed(v verdict) verdict {
+	if !v.OK && v.Message != "" {
+		v.Message += "; until then the STS does not serve this relying party: requests for its endpoint get a fault"
+	}
+	return v
 }
 
 // SetupWithManager registers the reconciler; RegisterIndexes must have run.

@@ -76,6 +76,7 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	signing = keepsLastGoodKey(signing)
 	conds.set(stsv1alpha1.ConditionSigningKeyValid, signing.OK, signing.Reason, signing.Message)
 
 	rps, tis, err := r.dependents(ctx, &sts)
@@ -139,6 +140,17 @@ func (r *SecurityTokenServiceReconciler) signingKey(ctx context.Context, sts *st
 		sts.Status.SigningCertificate = &info
 	}
 	return v, nil
+}
+
+// keepsLastGoodKey adds to a verdict on an unreadable or unusable signing
+// key what the pods do meanwhile, as their log says too: the signing key is
+// the one thing they keep in its last good version.
+func keepsLastGoodKey(v verdict) verdict {
+	switch v.Reason {
+	case ReasonSecretNotFound, ReasonKeyPairInvalid, ReasonKeyUnsuitable:
+		v.Message += "; until then running STS pods keep signing with the last good key, and a pod that starts cannot serve"
+	}
+	return v
 }
 
 // dependents lists the relying parties and trusted issuers that name the STS.

@@ -99,7 +99,13 @@ func (r *TrustedIssuerReconciler) certificates(ctx context.Context, ti *stsv1alp
 	certs, err := readCertificates(ctx, r.Client, ti.Namespace, &ti.Spec.Certificates, field)
 	if err != nil {
 		ti.Status.Certificates = nil
-		return sourceVerdict(err)
+		v, err := sourceVerdict(err)
+		if !v.OK && v.Message != "" {
+			// As the STS's log says: it does not keep trusting the
+			// certificates it read before.
+			v.Message += "; until then the STS refuses every token from this issuer"
+		}
+		return v, err
 	}
 	ti.Status.Certificates = make([]stsv1alpha1.CertificateInfo, len(certs))
 	for i, c := range certs {
