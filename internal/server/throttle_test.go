@@ -16,7 +16,7 @@ import (
 // credential is checked, even with a right password, until its bucket
 // refills at two failures a second; other addresses are not affected.
 func TestFailedSignInsThrottledPerAddress(t *testing.T) {
-	sts := testfixture.StartSTS(t, nil)
+	sts := testfixture.StartSTS(t, stsManifest(t, "    lockout: {threshold: 10, window: 15m}   # extranet lockout per user and per client address\n", ""))
 	clock := &settableClock{now: time.Now()}
 	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: server.NewMemoryStores(1000, clock.Now)})
 	const attacker, neighbour = "203.0.113.7", "203.0.113.8"

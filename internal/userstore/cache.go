@@ -34,6 +34,7 @@ type VerifiedCache struct {
 	queueWait  time.Duration
 	failureTTL time.Duration
 	failures   map[cacheKey]time.Time
+	inflight   map[cacheKey]*comparison
 }
 
 type cacheKey [sha256.Size]byte
@@ -46,7 +47,7 @@ type cacheEntry struct {
 // NewVerifiedCache returns a cache of at most size entries, each valid for ttl.
 func NewVerifiedCache(size int, ttl time.Duration) *VerifiedCache {
 	c := &VerifiedCache{ttl: ttl, max: size, now: time.Now, order: list.New(), entries: map[cacheKey]cacheEntry{},
-		slots: make(chan struct{}, hashSlots()), queueWait: DefaultHashQueueWait, failureTTL: DefaultFailureTTL, failures: map[cacheKey]time.Time{}}
+		slots: make(chan struct{}, hashSlots()), queueWait: DefaultHashQueueWait, failureTTL: DefaultFailureTTL, failures: map[cacheKey]time.Time{}, inflight: map[cacheKey]*comparison{}}
 	if _, err := rand.Read(c.secret[:]); err != nil {
 		panic("userstore: no randomness: " + err.Error())
 	}

@@ -18,7 +18,9 @@ import (
 //     DefaultHashQueueWait is refused with policy.ErrBusy;
 //   - remembers recent failures by a keyed digest of (user, password,
 //     stored hash) for DefaultFailureTTL, so the same wrong password sent
-//     again costs no second comparison.
+//     again costs no second comparison;
+//   - lets concurrent checks of the same attempt share one comparison (a
+//     client's first burst of requests, or a flood of one guess).
 const (
 	DefaultHashQueueWait = 500 * time.Millisecond
 	DefaultFailureTTL    = time.Minute
@@ -36,6 +38,32 @@ func (c *VerifiedCache) compare(ctx context.Context, k cacheKey, f func() bool) 
 	if c.failedRecently(k) {
 		return policy.ErrBadCredentials
 	}
+	c.mu.Lock()
+	if call, ok := c.inflight[k]; ok {
+		c.mu.Unlock()
+		<-call.done
+		return call.err
+	}
+	call := &comparison{done: make(chan struct{})}
+	c.inflight[k] = call
+	c.mu.Unlock()
+	call.err = c.compareInSlot(ctx, k, f)
+	c.mu.Lock()
+	delete(c.inflight, k)
+	c.mu.Unlock()
+	close(call.done)
+	return call.err
+}
+
+// comparison is a check in progress, for others with the same attempt to
+// wait on.
+type comparison struct {
+	done chan struct{}
+	err  error
+}
+
+// compareInSlot runs f once a slot is free, within the queue wait.
+func (c *VerifiedCache) compareInSlot(ctx context.Context, k cacheKey, f func() bool) error {
 	wait, cancel := context.WithTimeout(ctx, c.queueWait)
 	defer cancel()
 	select {
