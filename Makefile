@@ -85,6 +85,11 @@ test-deps: ## Install the Debian packages the tests run against (when root).
 .PHONY: test
 test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
+	hack/fuzz.sh
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for FUZZTIME each (default 8s).
+	hack/fuzz.sh
 
 .PHONY: bench
 bench: build ## Run the Go benchmarks, the hot-reload benchmark and `sts bench` (tokens/s, latency, CPU per token vs one signature).
