@@ -32,8 +32,9 @@ const kubeSettle = 50 * time.Millisecond
 // watches the namespace's SecurityTokenServices, RelyingParties and
 // TrustedIssuers, and each Secret and ConfigMap they name (by name only: the
 // pod's Role lets it read those and no others). Every change becomes a new
-// snapshot; a bad object keeps its last good version; if the API server goes
-// away, the last snapshot stays in force.
+// snapshot, in which an object that cannot be used is left out (only the
+// signing key keeps its last good version, see Builder.Build); if the API
+// server goes away, the last snapshot stays in force.
 type KubeSource struct {
 	Config    *rest.Config
 	Namespace string
