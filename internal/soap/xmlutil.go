@@ -147,3 +147,11 @@ func ElementID(el *etree.Element) string {
 	}
 	return ""
 }
+
+// ExactWriteSettings serialise a document so that it reads back exactly as
+// it is held: carriage returns in text, and tabs, newlines and carriage
+// returns in attribute values, become character references, which a parser
+// would otherwise normalise, changing content a signature covers.
+func ExactWriteSettings() etree.WriteSettings {
+	return etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
+}

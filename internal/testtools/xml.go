@@ -11,6 +11,8 @@ func Serialize(t testing.TB, el *etree.Element) []byte {
 	t.Helper()
 	doc := etree.NewDocument()
 	doc.SetRoot(el.Copy())
+	// As soap.ExactWriteSettings (soap's own tests use this package).
+	doc.WriteSettings = etree.WriteSettings{CanonicalText: true, CanonicalAttrVal: true}
 	b, err := doc.WriteToBytes()
 	if err != nil {
 		t.Fatal(err)

@@ -86,6 +86,7 @@ func standaloneCopy(el *etree.Element) *etree.Element {
 func serializeStandalone(el *etree.Element) ([]byte, error) {
 	doc := etree.NewDocument()
 	doc.SetRoot(standaloneCopy(el))
+	doc.WriteSettings = soap.ExactWriteSettings()
 	return doc.WriteToBytes()
 }
 
