@@ -152,8 +152,9 @@ func (r *RelyingPartyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return endpointKey(o.(*stsv1alpha1.RelyingParty))
 			}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexSecrets, ownName))).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexConfigMaps, ownName))).
+		// Metadata only: the certificate is read from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexSecrets, ownName)), builder.OnlyMetadata).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, rpList, indexConfigMaps, ownName)), builder.OnlyMetadata).
 		Complete(r)
 }
 

@@ -319,6 +319,8 @@ func (r *SecurityTokenServiceReconciler) SetupWithManager(mgr ctrl.Manager) erro
 		Watches(&stsv1alpha1.TrustedIssuer{},
 			handler.EnqueueRequestsFromMapFunc(func(_ context.Context, o client.Object) []ctrl.Request { return stsOf(o) }),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, stsList, indexSecrets, ownName))).
+		// Metadata only: a change is all the STS needs to hear of; the
+		// reconciler reads the signing Secret from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, stsList, indexSecrets, ownName)), builder.OnlyMetadata).
 		Complete(r)
 }

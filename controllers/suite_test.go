@@ -100,6 +100,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 		Metrics:                metricsserver.Options{BindAddress: "0"},
 		HealthProbeBindAddress: "0",
 		Controller:             config.Controller{SkipNameValidation: &skip},
+		NewCache:               newRecordingCache,
 	})
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)

@@ -130,7 +130,8 @@ func (r *TrustedIssuerReconciler) SetupWithManager(mgr ctrl.Manager) error {
 				return issuerKey(o.(*stsv1alpha1.TrustedIssuer))
 			}),
 			builder.WithPredicates(predicate.GenerationChangedPredicate{})).
-		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSecrets, ownName))).
-		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexConfigMaps, ownName))).
+		// Metadata only: the certificates are read from the API server.
+		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexSecrets, ownName)), builder.OnlyMetadata).
+		Watches(&corev1.ConfigMap{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, tiList, indexConfigMaps, ownName)), builder.OnlyMetadata).
 		Complete(r)
 }

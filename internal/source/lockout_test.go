@@ -20,6 +20,7 @@ func TestLockoutSettings(t *testing.T) {
 		wantErr       string
 	}{
 		{"absent", "", policy.Lockout{}, ""},
+		{"as in the samples", "    lockout: {threshold: 10, window: 15m}\n", policy.Lockout{Threshold: 10, Window: 15 * time.Minute}, ""},
 		{"threshold only", "    lockout: {threshold: 5}\n", policy.Lockout{Threshold: 5, Window: 15 * time.Minute}, ""},
 		{"both", "    lockout: {threshold: 3, window: 1h}\n", policy.Lockout{Threshold: 3, Window: time.Hour}, ""},
 		{"window too long", "    lockout: {threshold: 3, window: 25h}\n", policy.Lockout{}, "lockout.window must be a duration such as 15m"},
@@ -31,11 +32,11 @@ func TestLockoutSettings(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			const anchor = "    allowedRoles: [admin]\n"
+			const anchor = "    lockout: {threshold: 10, window: 15m}   # extranet lockout per user and per client address\n"
 			if !strings.Contains(string(raw), anchor) {
 				t.Fatalf("sts.yaml has no %q", anchor)
 			}
-			writeFile(t, dir, "sts.yaml", strings.Replace(string(raw), anchor, anchor+tc.lockout, 1))
+			writeFile(t, dir, "sts.yaml", strings.Replace(string(raw), anchor, tc.lockout, 1))
 			s := newSource(t, dir)
 			err = s.Load()
 			if tc.wantErr != "" {
