@@ -398,7 +398,33 @@ type X509Spec struct {
 	// as they are without a CA.
 	// +optional
 	ClientCertificates *CertificateSource `json:"clientCertificates,omitempty"`
+
+	// Identity lists, in order, where a caller's name is taken from: the
+	// first the certificate has wins. upn is the Microsoft UPN in the
+	// subject alternative name, email the SAN e-mail address (else the
+	// subject's emailAddress), subjectDN the subject's distinguished name.
+	// A certificate with none of them is refused. The common name alone
+	// never names a caller: any CA-issued certificate could claim a user's
+	// name that way. Relying parties may map the attributes upn, mail and
+	// subjectDN whatever the choice.
+	// +optional
+	// +kubebuilder:default={upn,email,subjectDN}
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=3
+	// +listType=set
+	Identity []X509IdentitySource `json:"identity,omitempty"`
 }
+
+// X509IdentitySource is a part of a certificate that can name its holder.
+// +kubebuilder:validation:Enum=upn;email;subjectDN
+type X509IdentitySource string
+
+// Certificate identity sources.
+const (
+	X509IdentityUPN       X509IdentitySource = "upn"
+	X509IdentityEmail     X509IdentitySource = "email"
+	X509IdentitySubjectDN X509IdentitySource = "subjectDN"
+)
 
 // KerberosSpec configures Kerberos authentication.
 //

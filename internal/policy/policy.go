@@ -145,7 +145,21 @@ type X509Auth struct {
 	Roots *x509.CertPool
 	// Pinned are registered client certificates, trusted as they are.
 	Pinned []*x509.Certificate
+	// Identity lists, in order, the parts of a certificate that may name
+	// its holder (IdentityUPN, IdentityEmail, IdentitySubjectDN): the first
+	// the certificate has is the caller's name; one with none is refused.
+	Identity []string
 }
+
+// Certificate identity sources, named as in the API.
+const (
+	IdentityUPN       = "upn"
+	IdentityEmail     = "email"
+	IdentitySubjectDN = "subjectDN"
+)
+
+// DefaultIdentity is the identity order when none is configured.
+var DefaultIdentity = []string{IdentityUPN, IdentityEmail, IdentitySubjectDN}
 
 // ResponseSecurity signs responses with the signing key.
 type ResponseSecurity struct {

@@ -44,19 +44,25 @@ func (s *Server) caller(r *http.Request, ep endpoint, snap *policy.Snapshot, env
 
 // principal is the issuer's view of an authenticated caller: a certificate
 // or Kerberos caller gets the roles and attributes the user store holds
-// for its name.
-func principal(ctx context.Context, snap *policy.Snapshot, c *wssec.Caller, now time.Time) issuer.Principal {
+// for its name. A certificate that names nobody (see certificatePrincipal)
+// is refused, and so is any caller when the store fails.
+func principal(ctx context.Context, snap *policy.Snapshot, c *wssec.Caller, now time.Time) (issuer.Principal, error) {
 	switch c.Method {
 	case wssec.Password:
-		return issuer.Principal{User: c.User, Method: saml.AuthnPassword, Instant: now, Certificate: c.Certificate}
+		return issuer.Principal{User: c.User, Method: saml.AuthnPassword, Instant: now, Certificate: c.Certificate}, nil
 	case wssec.X509Signature, wssec.TLSCertificate:
-		return withStoredUser(ctx, snap, certificatePrincipal(c.Certificate, now))
+		who, err := certificatePrincipal(c.Certificate, snap.STS.X509.Identity, now)
+		if err != nil {
+			return issuer.Principal{}, err
+		}
+		return withStoredUser(ctx, snap, who)
 	case wssec.Kerberos:
 		id := c.Kerberos
-		who := issuer.Principal{User: &policy.User{Name: id.Name(), Attributes: map[string][]string{"realm": {id.Realm}}}, Method: saml.AuthnKerberos, Instant: id.AuthTime}
+		// upn is the principal, as AD FS states it for Kerberos callers.
+		who := issuer.Principal{User: &policy.User{Name: id.Name(), Attributes: map[string][]string{"realm": {id.Realm}, "upn": {id.Name()}}}, Method: saml.AuthnKerberos, Instant: id.AuthTime}
 		return withStoredUser(ctx, snap, who)
 	}
-	return issuer.Principal{}
+	return issuer.Principal{}, nil
 }
 
 // noCredentials refuses a request that carried no credentials and may not

@@ -120,7 +120,7 @@ func TestTokenGenerationMatrix(t *testing.T) {
 			if cert := doc.FindElement("//SubjectConfirmation//KeyInfo/X509Data/X509Certificate"); row.want == outAsymmetric && !bytes.Equal(decode(t, cert.Text()), caller.Cert.Raw) {
 				t.Error("the asymmetric proof key is not the caller's certificate")
 			}
-			wantSubject := map[string]string{"X.509": "orders-service", "Username": "alice"}[row.clientToken]
+			wantSubject := map[string]string{"X.509": caller.Cert.Subject.String(), "Username": "alice"}[row.clientToken]
 			if row.onBehalfOf {
 				wantSubject = "dave"
 			}

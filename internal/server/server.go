@@ -155,7 +155,10 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 	if err := ep.checkVersion(rst.Version); err != nil {
 		return nil, err
 	}
-	who := principal(r.Context(), snap, c, now)
+	who, err := principal(r.Context(), snap, c, now)
+	if err != nil {
+		return nil, err
+	}
 	if c.Method == wssec.Anonymous && !anonymousTranslation(snap, rst, c, r) {
 		return nil, noCredentials(c)
 	}

@@ -56,8 +56,9 @@ func TestX509SignedRequests(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			body := issueOK(t, sts, tc.req)
 			a, doc := verifiedAssertion(t, sts.CertFile, body, saml.SAML20)
-			if a.Subject.NameID != "orders-service" || a.Confirmation.Method != tc.method || saml.AuthnKindOf(a.Authn.Method) != saml.AuthnX509 {
-				t.Errorf("subject %q, confirmation %v, authentication %q; want orders-service, %v, X.509", a.Subject.NameID, a.Confirmation.Method, a.Authn.Method, tc.method)
+			// The certificate has no UPN or e-mail: its subject DN names it.
+			if a.Subject.NameID != registered.Cert.Subject.String() || a.Confirmation.Method != tc.method || saml.AuthnKindOf(a.Authn.Method) != saml.AuthnX509 {
+				t.Errorf("subject %q, confirmation %v, authentication %q; want the subject DN, %v, X.509", a.Subject.NameID, a.Confirmation.Method, a.Authn.Method, tc.method)
 			}
 			if tc.boundTo != nil {
 				cert := doc.FindElement("//SubjectConfirmation//KeyInfo/X509Data/X509Certificate")

@@ -298,7 +298,13 @@ func requestDecryption(d *stsv1alpha1.RequestDecryptionSpec, r resolver) (*polic
 // callers. A source that cannot be read trusts no one, so that deleting it
 // revokes the callers it admitted.
 func x509Auth(x *stsv1alpha1.X509Spec, r resolver, report func(err error, msg string)) policy.X509Auth {
-	auth := policy.X509Auth{Enabled: true}
+	auth := policy.X509Auth{Enabled: true, Identity: policy.DefaultIdentity}
+	if len(x.Identity) > 0 {
+		auth.Identity = make([]string, len(x.Identity))
+		for i, id := range x.Identity {
+			auth.Identity[i] = string(id)
+		}
+	}
 	if x.TrustedCASecretRef != nil {
 		data, err := r.secretKey(*x.TrustedCASecretRef, "ca.crt")
 		var cas []*x509.Certificate
