@@ -8,6 +8,12 @@ import (
 	"github.com/trustbroker/trustbroker/internal/wstrust"
 )
 
+// refusalLines bounds the audit lines of refused requests per client
+// address: a refused client must not grow the log without bound. Past the
+// burst, one line in ten seconds; the next line written says how many were
+// left out, and trustbroker_audit_suppressed_total counts them.
+var refusalLines = bucketLimit{burst: 10, rate: 0.1}
+
 // record writes the audit line of a request and counts it: who asked, for
 // which relying party, what was issued, and the outcome. Passwords, keys and
 // tokens never appear; the fault's cause does, for the operator.
@@ -39,6 +45,21 @@ func (s *Server) record(r *http.Request, req *request, fault *soap.Fault, elapse
 	}
 	if s.Metrics != nil {
 		s.Metrics.duration.WithLabelValues(requestType, outcome).Observe(elapsed.Seconds())
+	}
+	if fault != nil {
+		addr, known := clientAddress(r, s.TrustedProxies)
+		if known {
+			ok, skipped := s.auditRefusals.takeIfAllowed(addr, s.Now(), refusalLines)
+			if !ok {
+				if s.Metrics != nil {
+					s.Metrics.auditSuppressed.Inc()
+				}
+				return
+			}
+			if skipped > 0 {
+				kv = append(kv, "suppressedBefore", skipped)
+			}
+		}
 	}
 	s.Audit.Info("audit", kv...)
 }

@@ -14,6 +14,8 @@ type Metrics struct {
 	lockouts *prometheus.CounterVec
 	// storeFull counts records refused because their store was full.
 	storeFull *prometheus.CounterVec
+	// auditSuppressed counts refusal audit lines left out (refusalLines).
+	auditSuppressed prometheus.Counter
 }
 
 // NewMetrics registers the STS's metrics with reg, including the generation
@@ -41,6 +43,10 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 			Name: "trustbroker_replay_store_full_total",
 			Help: "Requests refused because the in-memory store they needed a record in (replay, cancelled or lockout) was full of live records.",
 		}, []string{"store"}),
+		auditSuppressed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "trustbroker_audit_suppressed_total",
+			Help: "Audit lines of refused requests left out because their client address had too many; the next line from that address says how many.",
+		}),
 	}
 	generation := prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "trustbroker_policy_generation",
@@ -51,6 +57,6 @@ func NewMetrics(reg prometheus.Registerer, holder *policy.Holder) *Metrics {
 		}
 		return 0
 	})
-	reg.MustRegister(m.issued, m.failures, m.duration, m.lockouts, m.storeFull, generation)
+	reg.MustRegister(m.issued, m.failures, m.duration, m.lockouts, m.storeFull, m.auditSuppressed, generation)
 	return m
 }

@@ -42,8 +42,10 @@ type Server struct {
 	// requests that came over TLS.
 	AllowInsecureADFSPaths bool
 
-	inbound  inboundPipelines
-	throttle addressThrottle
+	inbound inboundPipelines
+	// throttle counts failed sign-ins, auditRefusals refusal audit lines,
+	// per client address.
+	throttle, auditRefusals addressBuckets
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at

@@ -15,69 +15,94 @@ import (
 // Failed sign-ins are throttled per client address whether or not lockout
 // is on: lockout counts against a user name or an address over a window,
 // and a client spraying random names would otherwise get as many password
-// checks as it can send. Each address has a bucket of failedSignInBurst
-// failures, refilled at failedSignInRate per second; with the bucket
+// checks as it can send. Each address has a bucket of failedSignIns.burst
+// failures, refilled at failedSignIns.rate per second; with the bucket
 // empty, its next attempts are refused before any credential is checked.
-const (
-	failedSignInBurst = 20
-	failedSignInRate  = 2.0
-	// maxThrottledAddresses bounds the buckets kept; when it is reached,
-	// the buckets that have refilled (no recent failures) are dropped.
-	maxThrottledAddresses = 100_000
-)
+var failedSignIns = bucketLimit{burst: 20, rate: 2}
 
-// addressThrottle holds the buckets.
-type addressThrottle struct {
+// maxTrackedAddresses bounds the buckets kept per limit; when it is
+// reached, the buckets that have refilled (no recent events) are dropped.
+const maxTrackedAddresses = 100_000
+
+// bucketLimit is a token bucket's size and refill rate per second.
+type bucketLimit struct{ burst, rate float64 }
+
+// addressBuckets counts events per client address against a bucketLimit.
+type addressBuckets struct {
 	mu      sync.Mutex
-	buckets map[netip.Addr]*failureBucket
+	buckets map[netip.Addr]*bucket
 }
 
-type failureBucket struct {
+type bucket struct {
 	tokens float64
 	at     time.Time
+	// skipped counts the events refused since the last one allowed.
+	skipped int
 }
 
 // refill brings b up to now.
-func (b *failureBucket) refill(now time.Time) {
-	b.tokens = min(failedSignInBurst, b.tokens+now.Sub(b.at).Seconds()*failedSignInRate)
+func (b *bucket) refill(now time.Time, l bucketLimit) {
+	b.tokens = min(l.burst, b.tokens+now.Sub(b.at).Seconds()*l.rate)
 	b.at = now
 }
 
-// allow reports whether addr may try to sign in now.
-func (t *addressThrottle) allow(addr netip.Addr, now time.Time) bool {
+// allow reports whether addr has an event left now, without taking it.
+func (t *addressBuckets) allow(addr netip.Addr, now time.Time, l bucketLimit) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	b, ok := t.buckets[addr]
 	if !ok {
 		return true
 	}
-	b.refill(now)
+	b.refill(now, l)
 	return b.tokens >= 1
 }
 
-// failed takes one failure from addr's bucket.
-func (t *addressThrottle) failed(addr netip.Addr, now time.Time) {
+// take takes one event from addr's bucket.
+func (t *addressBuckets) take(addr netip.Addr, now time.Time, l bucketLimit) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.buckets == nil {
-		t.buckets = map[netip.Addr]*failureBucket{}
-	}
-	b, ok := t.buckets[addr]
-	if !ok {
-		if len(t.buckets) >= maxThrottledAddresses {
-			t.prune(now)
-		}
-		b = &failureBucket{tokens: failedSignInBurst, at: now}
-		t.buckets[addr] = b
-	}
-	b.refill(now)
+	b := t.bucket(addr, now, l)
 	b.tokens = max(0, b.tokens-1)
 }
 
-// prune drops the buckets that have refilled.
-func (t *addressThrottle) prune(now time.Time) {
+// takeIfAllowed takes one event when addr has one left and reports it;
+// otherwise it counts the event as skipped. skipped is the number skipped
+// before this allowed event.
+func (t *addressBuckets) takeIfAllowed(addr netip.Addr, now time.Time, l bucketLimit) (ok bool, skipped int) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	b := t.bucket(addr, now, l)
+	if b.tokens < 1 {
+		b.skipped++
+		return false, 0
+	}
+	b.tokens--
+	skipped, b.skipped = b.skipped, 0
+	return true, skipped
+}
+
+// bucket returns addr's bucket refilled to now, made full when new.
+func (t *addressBuckets) bucket(addr netip.Addr, now time.Time, l bucketLimit) *bucket {
+	if t.buckets == nil {
+		t.buckets = map[netip.Addr]*bucket{}
+	}
+	b, ok := t.buckets[addr]
+	if !ok {
+		if len(t.buckets) >= maxTrackedAddresses {
+			t.prune(now, l)
+		}
+		b = &bucket{tokens: l.burst, at: now}
+		t.buckets[addr] = b
+	}
+	b.refill(now, l)
+	return b
+}
+
+// prune drops the buckets that have refilled and skipped nothing.
+func (t *addressBuckets) prune(now time.Time, l bucketLimit) {
 	for addr, b := range t.buckets {
-		if b.refill(now); b.tokens >= failedSignInBurst {
+		if b.refill(now, l); b.tokens >= l.burst && b.skipped == 0 {
 			delete(t.buckets, addr)
 		}
 	}
@@ -95,8 +120,8 @@ var errThrottled = errors.New("too many failed sign-ins from this address")
 
 // Allow implements wssec.AttemptGuard.
 func (g attemptGuard) Allow(ctx context.Context, username string) error {
-	if addr, ok := clientAddress(g.r, g.s.TrustedProxies); ok && !g.s.throttle.allow(addr, g.s.Now()) {
-		return wssec.Denied(fmt.Errorf("%w (%s): at most %d failures, then %g per second; the credentials were not checked", errThrottled, addr, failedSignInBurst, failedSignInRate))
+	if addr, ok := clientAddress(g.r, g.s.TrustedProxies); ok && !g.s.throttle.allow(addr, g.s.Now(), failedSignIns) {
+		return wssec.Denied(fmt.Errorf("%w (%s): at most %g failures, then %g per second; the credentials were not checked", errThrottled, addr, failedSignIns.burst, failedSignIns.rate))
 	}
 	if g.lockout != nil {
 		return g.lockout.Allow(ctx, username)
@@ -107,7 +132,7 @@ func (g attemptGuard) Allow(ctx context.Context, username string) error {
 // Failed implements wssec.AttemptGuard.
 func (g attemptGuard) Failed(ctx context.Context, username string) {
 	if addr, ok := clientAddress(g.r, g.s.TrustedProxies); ok {
-		g.s.throttle.failed(addr, g.s.Now())
+		g.s.throttle.take(addr, g.s.Now(), failedSignIns)
 	}
 	if g.lockout != nil {
 		g.lockout.Failed(ctx, username)
