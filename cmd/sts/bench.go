@@ -8,6 +8,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -59,7 +60,9 @@ func bench(args []string) error {
 	if err != nil {
 		return err
 	}
-	srv, err := startServer(dir)
+	// The flood row sends its attackers from many addresses, through
+	// X-Forwarded-For, as a spraying botnet would.
+	srv, err := startServer(dir, "--trusted-proxies", "127.0.0.1")
 	if err != nil {
 		return err
 	}
@@ -88,6 +91,7 @@ func bench(args []string) error {
 	fmt.Printf("%d requests per row, %d concurrent, keep-alive; one bare signature with the same key: %v CPU\n\n",
 		*requests, *concurrency, perSignature.Round(time.Microsecond))
 	fmt.Printf("%-28s %10s %10s %10s %14s %8s\n", "request", "tokens/s", "p50", "p99", "CPU/token", "ratio")
+	var undisturbed float64
 	for _, row := range rows {
 		// Warm up: the first request pays bcrypt once; the cache serves the rest.
 		if err := once(hc, row.req); err != nil {
@@ -106,12 +110,70 @@ func bench(args []string) error {
 			return err
 		}
 		perToken := (after - before) / time.Duration(*requests)
-		slices.Sort(latencies)
-		fmt.Printf("%-28s %10.0f %10v %10v %14v %8.2f\n", row.name, float64(*requests)/elapsed.Seconds(),
-			latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond),
-			perToken.Round(time.Microsecond), float64(perToken)/float64(perSignature))
+		printRow(row.name, latencies, elapsed, perToken, perSignature)
+		if undisturbed == 0 {
+			undisturbed = float64(*requests) / elapsed.Seconds()
+		}
 	}
+	return floodRow(hc, r, srv.url, *requests, *concurrency, undisturbed)
+}
+
+// floodAttackers is how many clients send wrong passwords in the flood row.
+const floodAttackers = 32
+
+// floodRow measures the legitimate user's tokens/s while floodAttackers
+// clients spray wrong passwords over random user names from random
+// addresses (each attempt a fresh hash comparison that no lockout or
+// failure cache can spare), beside the undisturbed figure.
+func floodRow(hc *http.Client, r client.Request, url string, requests, concurrency int, undisturbed float64) error {
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	attacker := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: floodAttackers}, Timeout: 30 * time.Second}
+	for i := range floodAttackers {
+		wg.Go(func() {
+			for n := 0; ; n++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				guess := client.Request{Endpoint: url, Username: fmt.Sprintf("spray-%d-%d", i, n), Password: fmt.Sprintf("guess-%d", n), AppliesTo: r.AppliesTo, Now: time.Now()}
+				envelope, contentType, err := guess.Envelope()
+				if err != nil {
+					return
+				}
+				req, _ := http.NewRequest(http.MethodPost, url, strings.NewReader(string(envelope)))
+				req.Header.Set("Content-Type", contentType)
+				req.Header.Set("X-Forwarded-For", fmt.Sprintf("198.18.%d.%d", i, n%250+1))
+				if resp, err := attacker.Do(req); err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+			}
+		})
+	}
+	time.Sleep(time.Second) // the flood is under way
+	n := max(requests/10, 50)
+	latencies, elapsed, err := drive(hc, r, n, concurrency)
+	close(stop)
+	wg.Wait()
+	if err != nil {
+		return fmt.Errorf("%d clients with wrong passwords: %w", floodAttackers, err)
+	}
+	name := fmt.Sprintf("UsernameToken, %d clients with wrong passwords", floodAttackers)
+	slices.Sort(latencies)
+	rate := float64(n) / elapsed.Seconds()
+	fmt.Printf("%-28s %10.0f %10v %10v %14s %8s   %.0f%% of the undisturbed tokens/s\n", name, rate,
+		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond), "-", "-", 100*rate/undisturbed)
 	return nil
+}
+
+// printRow prints one measured row.
+func printRow(name string, latencies []time.Duration, elapsed, perToken, perSignature time.Duration) {
+	slices.Sort(latencies)
+	fmt.Printf("%-28s %10.0f %10v %10v %14v %8.2f\n", name, float64(len(latencies))/elapsed.Seconds(),
+		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond),
+		perToken.Round(time.Microsecond), float64(perToken)/float64(perSignature))
 }
 
 // benchFolder writes the manifests folder's objects into a new folder,
@@ -258,13 +320,13 @@ type child struct {
 }
 
 // startServer runs `sts serve` on free loopback ports and waits until ready.
-func startServer(dir string) (*child, error) {
+func startServer(dir string, extra ...string) (*child, error) {
 	self, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
 	listen, metrics := freePort(), freePort()
-	cmd := exec.Command(self, "serve", "--manifests", dir, "--listen", listen, "--metrics-listen", metrics)
+	cmd := exec.Command(self, append([]string{"serve", "--manifests", dir, "--listen", listen, "--metrics-listen", metrics}, extra...)...)
 	logFile, err := os.CreateTemp("", "sts-bench-*.log")
 	if err != nil {
 		return nil, err
