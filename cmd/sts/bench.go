@@ -90,7 +90,7 @@ func bench(args []string) error {
 	}
 	fmt.Printf("%d requests per row, %d concurrent, keep-alive; one bare signature with the same key: %v CPU\n\n",
 		*requests, *concurrency, perSignature.Round(time.Microsecond))
-	fmt.Printf("%-28s %10s %10s %10s %14s %8s\n", "request", "tokens/s", "p50", "p99", "CPU/token", "ratio")
+	fmt.Printf("%-46s %10s %10s %10s %14s %8s\n", "request", "tokens/s", "p50", "p99", "CPU/token", "ratio")
 	var undisturbed float64
 	for _, row := range rows {
 		// Warm up: the first request pays bcrypt once; the cache serves the rest.
@@ -163,7 +163,7 @@ func floodRow(hc *http.Client, r client.Request, url string, requests, concurren
 	name := fmt.Sprintf("UsernameToken, %d clients with wrong passwords", floodAttackers)
 	slices.Sort(latencies)
 	rate := float64(n) / elapsed.Seconds()
-	fmt.Printf("%-28s %10.0f %10v %10v %14s %8s   %.0f%% of the undisturbed tokens/s\n", name, rate,
+	fmt.Printf("%-46s %10.0f %10v %10v %14s %8s   %.0f%% of the undisturbed tokens/s\n", name, rate,
 		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond), "-", "-", 100*rate/undisturbed)
 	return nil
 }
@@ -171,7 +171,7 @@ func floodRow(hc *http.Client, r client.Request, url string, requests, concurren
 // printRow prints one measured row.
 func printRow(name string, latencies []time.Duration, elapsed, perToken, perSignature time.Duration) {
 	slices.Sort(latencies)
-	fmt.Printf("%-28s %10.0f %10v %10v %14v %8.2f\n", name, float64(len(latencies))/elapsed.Seconds(),
+	fmt.Printf("%-46s %10.0f %10v %10v %14v %8.2f\n", name, float64(len(latencies))/elapsed.Seconds(),
 		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond),
 		perToken.Round(time.Microsecond), float64(perToken)/float64(perSignature))
 }
