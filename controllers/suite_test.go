@@ -94,6 +94,12 @@ func run(m *testing.M) int {
 // startOperator runs the manager with the three reconcilers, as
 // cmd/operator does, until ctx ends.
 func startOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme) (<-chan struct{}, error) {
+	// With the operator's ClusterRole and no more, so every test here also
+	// shows that the role suffices.
+	cfg, err := asOperator(ctx, cfg, cluster.client)
+	if err != nil {
+		return nil, err
+	}
 	skip := true
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                 scheme,

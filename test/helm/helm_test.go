@@ -56,10 +56,32 @@ func TestTemplate(t *testing.T) {
 		"kind: Deployment", "kind: ServiceAccount", "kind: ClusterRole", "kind: ClusterRoleBinding", "kind: ServiceMonitor",
 		"image: ghcr.io/trustbroker/trustbroker:v9", "--sts-image=ghcr.io/trustbroker/trustbroker:v9", "replicas: 2",
 		"readOnlyRootFilesystem: true", "runAsNonRoot: true", "securitytokenservices/status",
+		// Metrics over HTTPS behind the authentication filter, scraped with a token.
+		"--metrics-bind-address=:8443", "--metrics-secure=true", "containerPort: 8443", "name: https",
+		"scheme: https", "bearerTokenFile: /var/run/secrets/kubernetes.io/serviceaccount/token", "insecureSkipVerify: true",
+		"tokenreviews", "subjectaccessreviews", "name: tb-trustbroker-metrics-reader", `nonResourceURLs: ["/metrics"]`,
+		"name: tb-trustbroker-operator-leader-election", "coordination.k8s.io",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("rendered chart lacks %q", want)
 		}
+	}
+
+	// A metrics certificate is mounted, served and verified by Prometheus.
+	out = helm(t, "template", "tb", chart(t), "--namespace", "trustbroker-system",
+		"--set", "metrics.serviceMonitor.enabled=true", "--set", "metrics.certSecret=tb-metrics-cert",
+		"--set", "metrics.readers[0].kind=ServiceAccount", "--set", "metrics.readers[0].name=prometheus-k8s", "--set", "metrics.readers[0].namespace=monitoring")
+	for _, want := range []string{
+		"--metrics-cert-path=/tmp/k8s-metrics-server/metrics-certs", "secretName: tb-metrics-cert",
+		"serverName: tb-trustbroker-metrics.trustbroker-system.svc", "name: tb-metrics-cert\n          key: ca.crt",
+		"kind: ClusterRoleBinding\nmetadata:\n  name: tb-trustbroker-metrics-reader", "name: prometheus-k8s\n  namespace: monitoring",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("rendered chart with a metrics certificate lacks %q", want)
+		}
+	}
+	if strings.Contains(out, "insecureSkipVerify") {
+		t.Error("the ServiceMonitor skips verification of a given certificate")
 	}
 	if bad := exec.Command(filepath.Join(testtools.RepoRoot(t), "bin", "helm"), "template", "tb", chart(t), "--set", "operator.logLevel=loud"); bad.Run() == nil {
 		t.Error("values.schema.json accepted an unknown log level")
@@ -99,6 +121,26 @@ func TestInstall(t *testing.T) {
 	}
 	if len(role.Rules) < 5 {
 		t.Errorf("the operator's ClusterRole has %d rules", len(role.Rules))
+	}
+	for _, r := range role.Rules {
+		for _, res := range r.Resources {
+			if res != "secrets" && res != "configmaps" {
+				continue
+			}
+			for _, v := range r.Verbs {
+				if v != "get" && v != "list" && v != "watch" {
+					t.Errorf("the operator's ClusterRole may %s %s", v, res)
+				}
+			}
+		}
+	}
+	var reader rbacv1.ClusterRole
+	if err := c.Get(ctx, client.ObjectKey{Name: "tb-trustbroker-metrics-reader"}, &reader); err != nil {
+		t.Error(err)
+	}
+	var election rbacv1.Role
+	if err := c.Get(ctx, client.ObjectKey{Namespace: "trustbroker-system", Name: "tb-trustbroker-operator-leader-election"}, &election); err != nil {
+		t.Error(err)
 	}
 	if out := helm(t, "status", "tb", "--kubeconfig", api.Kubeconfig, "--namespace", "trustbroker-system"); !strings.Contains(out, "STATUS: deployed") {
 		t.Errorf("helm status:\n%s", out)
