@@ -144,7 +144,7 @@ func certificateUPNs(cert *x509.Certificate) ([]string, error) {
 				upn.Class != asn1.ClassUniversal || upn.Tag != asn1.TagUTF8String || upn.IsCompound || !utf8.Valid(upn.Bytes) {
 				return nil, fmt.Errorf("UPN otherName: not a UTF8String")
 			}
-			if len(upn.Bytes) > 0 {
+			if isAddress(string(upn.Bytes)) {
 				upns = append(upns, string(upn.Bytes))
 			}
 		}
@@ -155,14 +155,27 @@ func certificateUPNs(cert *x509.Certificate) ([]string, error) {
 // certificateEmails are the SAN e-mail addresses, else the subject's
 // emailAddress attributes.
 func certificateEmails(cert *x509.Certificate) []string {
-	if len(cert.EmailAddresses) > 0 {
-		return cert.EmailAddresses
-	}
 	var mails []string
+	for _, m := range cert.EmailAddresses {
+		if isAddress(m) {
+			mails = append(mails, m)
+		}
+	}
+	if len(mails) > 0 {
+		return mails
+	}
 	for _, atv := range cert.Subject.Names {
-		if s, ok := atv.Value.(string); ok && atv.Type.Equal(oidEmailAddress) && s != "" {
+		if s, ok := atv.Value.(string); ok && atv.Type.Equal(oidEmailAddress) && isAddress(s) {
 			mails = append(mails, s)
 		}
 	}
 	return mails
+}
+
+// isAddress reports whether s has the user@domain shape of an e-mail
+// address or UPN. Anything else is not taken as a name: a bare "alice" in
+// an e-mail field would otherwise be looked up as the user alice.
+func isAddress(s string) bool {
+	local, domain, ok := strings.Cut(s, "@")
+	return ok && local != "" && domain != "" && !strings.Contains(domain, "@")
 }

@@ -106,6 +106,7 @@ func TestCertificateIdentitySources(t *testing.T) {
 	utf8 := asn1.RawValue{Tag: asn1.TagUTF8String, Bytes: []byte("grace@corp.example.com")}
 	ia5 := asn1.RawValue{Tag: asn1.TagIA5String, Bytes: []byte("grace@corp.example.com")}
 	cnOnly := &x509.Certificate{Subject: pkix.Name{CommonName: "alice"}}
+	bareEmail := &x509.Certificate{Subject: pkix.Name{CommonName: "alice"}, EmailAddresses: []string{"alice"}}
 	noSubject := &x509.Certificate{}
 	cases := []struct {
 		name     string
@@ -119,6 +120,8 @@ func TestCertificateIdentitySources(t *testing.T) {
 		{"CN-only subject by default: its DN, never the bare CN", cnOnly, nil, "CN=alice"},
 		{"CN-only subject without subjectDN listed", cnOnly, []string{"upn", "email"}, ""},
 		{"no subject, no SAN", noSubject, nil, ""},
+		{"an e-mail without a domain is no name", bareEmail, []string{"email"}, ""},
+		{"an e-mail without a domain falls through", bareEmail, nil, "CN=alice"},
 		{"UPN not a UTF8String", withUPN(ia5), nil, ""},
 	}
 	for _, tc := range cases {
