@@ -42,21 +42,28 @@ func TestConvertAttribute(t *testing.T) {
 }
 
 func TestCheckRenewable(t *testing.T) {
-	a := &saml.Assertion{ID: "_a", NotBefore: now.Add(-2 * time.Hour), NotOnOrAfter: now.Add(-time.Hour)}
+	first := now.Add(-2 * time.Hour)
+	a := &saml.Assertion{ID: "_a", IssueInstant: first, NotBefore: first, NotOnOrAfter: now.Add(-time.Hour)}
+	ok := &wstrust.Renewing{Allow: true, OK: true}
+	strict := policy.Renewal{MaxLifetime: 8 * time.Hour}
+	lenient := policy.Renewal{AllowAfterExpiry: true, MaxLifetime: 8 * time.Hour}
 	cases := []struct {
 		name     string
 		at       time.Time
 		renewing *wstrust.Renewing
+		renewal  policy.Renewal
 		code     string
 	}{
-		{"still valid", now.Add(-90 * time.Minute), nil, ""},
-		{"expired, OK not given", now, nil, "RenewNeeded"},
-		{"expired, OK given", now, &wstrust.Renewing{Allow: true, OK: true}, ""},
-		{"expired beyond the grace", now.Add(RenewGrace), &wstrust.Renewing{Allow: true, OK: true}, "UnableToRenew"},
+		{"still valid", now.Add(-90 * time.Minute), nil, strict, ""},
+		{"expired, not allowed after expiry", now, ok, strict, "UnableToRenew"},
+		{"expired, allowed, OK not given", now, nil, lenient, "RenewNeeded"},
+		{"expired, allowed, OK given", now, ok, lenient, ""},
+		{"expired beyond maxLifetime", first.Add(8 * time.Hour), ok, lenient, "UnableToRenew"},
+		{"valid but first issued maxLifetime ago", first.Add(time.Hour), nil, policy.Renewal{MaxLifetime: time.Hour}, "UnableToRenew"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			err := checkRenewable(a, tc.renewing, time.Minute, tc.at)
+			err := checkRenewable(a, tc.renewing, tc.renewal, time.Minute, tc.at)
 			if tc.code == "" {
 				if err != nil {
 					t.Fatalf("refused: %v", err)
@@ -99,13 +106,13 @@ func onBehalfOfUsername(name string) *wstrust.RST {
 	})
 }
 
-// TestUsernameTokenWithoutPassword: an authenticated requestor may name a
-// user without a password; the user store supplies the attributes. An
-// anonymous requestor may not, whatever the STS's setting.
+// TestUsernameTokenWithoutPassword: an allowed requestor may name a user
+// without a password; the user store supplies the attributes. An anonymous
+// requestor may not, whatever the STS's setting.
 func TestUsernameTokenWithoutPassword(t *testing.T) {
 	snap := snapshot(t, testRelyingParty())
 	snap.Users = lookupUsers{"carol": {Name: "carol", Attributes: map[string][]string{"mail": {"carol@example.com"}}}}
-	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true}
+	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true, AllowedRequestors: policy.Requestors{Users: []string{"alice"}}}
 
 	r, err := (&Issuer{}).Issue(snap, Request{Who: alice, RST: onBehalfOfUsername("carol"), Now: now})
 	if err != nil {
@@ -128,7 +135,7 @@ func TestUsernameTokenWithoutPassword(t *testing.T) {
 		}
 	}
 
-	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"SAML20"}, RequireAuthenticatedRequestor: true}
+	snap.STS.OnBehalfOf.AllowedTokenTypes = []string{"SAML20"}
 	_, err = (&Issuer{}).Issue(snap, Request{Who: alice, RST: onBehalfOfUsername("carol"), Now: now})
 	if f := soap.AsFault(err); f.Code != soap.InvalidRequest {
 		t.Errorf("UsernameToken not allowed: got %v, want InvalidRequest", err)
@@ -142,7 +149,7 @@ func TestUsernameTokenWithoutPassword(t *testing.T) {
 func TestActAsInEitherNamespace(t *testing.T) {
 	snap := snapshot(t, testRelyingParty())
 	snap.Users = lookupUsers{"carol": {Name: "carol", Attributes: map[string][]string{"mail": {"carol@example.com"}}}}
-	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true}
+	snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true, AllowedRequestors: policy.Requestors{Roles: []string{"admin"}}}
 	const carol = `<wsse:UsernameToken xmlns:wsse="http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd">` +
 		`<wsse:Username>carol</wsse:Username></wsse:UsernameToken>`
 	for _, actAs := range []string{

@@ -39,9 +39,13 @@ func TestTokenGenerationMatrix(t *testing.T) {
 		t.Fatal(err)
 	}
 	keys := newRelyingPartyKeys(t)
-	manifests := stsManifest(t, "  authentication:\n", "  onBehalfOf:\n    allowedTokenTypes: [UsernameToken]\n  authentication:\n"+
+	// The OnBehalfOf rows come from alice (Username) or the orders-service
+	// certificate (X.509): both are listed as delegating requestors.
+	manifests := stsManifest(t, sampleOnBehalfOf, "  onBehalfOf:\n    allowedTokenTypes: [UsernameToken]\n    allowedRequestors:\n"+
+		"      users: [alice]\n      certificates: [{subject: 'CN=orders-service,O=trustbroker development'}]\n")
+	manifests["sts.yaml"] = strings.Replace(manifests["sts.yaml"], "  authentication:\n", "  authentication:\n"+
 		"    x509:\n      enabled: true\n      clientCertificates:\n        pem: |\n          "+
-		strings.ReplaceAll(strings.TrimSpace(string(caller.CertPEM)), "\n", "\n          ")+"\n")
+		strings.ReplaceAll(strings.TrimSpace(string(caller.CertPEM)), "\n", "\n          ")+"\n", 1)
 	manifests["sts.yaml"] = manifestWithout(t, manifests["sts.yaml"], "    allowedRoles: [admin]\n")
 	manifests["any.yaml"] = relyingPartyManifest("any", "urn:matrix:any", "[Bearer, SymmetricKey, PublicKey, SenderVouches]", "", keys)
 	manifests["hok.yaml"] = relyingPartyManifest("hok", "urn:matrix:hok", "[SymmetricKey, PublicKey]", "", keys)

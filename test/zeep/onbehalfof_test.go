@@ -14,9 +14,10 @@ import (
 	"github.com/trustbroker/trustbroker/internal/testtools"
 )
 
-// TestZeepOnBehalfOf: zeep, authenticated as alice, asks for a token on
-// behalf of dave by sending dave's UsernameToken in wst:OnBehalfOf; the
-// token it receives verifies with xmlsec1 and names dave.
+// TestZeepOnBehalfOf: zeep, authenticated as alice, a listed delegating
+// requestor, asks for a token on behalf of dave by sending dave's
+// UsernameToken in wst:OnBehalfOf; the token it receives verifies with
+// xmlsec1 and names dave.
 func TestZeepOnBehalfOf(t *testing.T) {
 	requireZeep(t)
 	xmlsec1 := testtools.Tool(t, "xmlsec1")
@@ -25,11 +26,13 @@ func TestZeepOnBehalfOf(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	const anchor = "  saml:\n"
-	if !bytes.Contains(manifest, []byte(anchor)) {
-		t.Fatal("the sample sts.yaml has no saml section to insert before")
+	// alice is the delegating requestor here: list her in place of the
+	// sample's service account.
+	const listed = "      users: [portal]\n"
+	if !bytes.Contains(manifest, []byte(listed)) {
+		t.Fatal("the sample sts.yaml lists no allowedRequestors to replace")
 	}
-	sts.WriteManifest(t, "sts.yaml", strings.Replace(string(manifest), anchor, "  onBehalfOf:\n    allowedTokenTypes: [UsernameToken]\n"+anchor, 1))
+	sts.WriteManifest(t, "sts.yaml", strings.Replace(string(manifest), listed, "      users: [alice]\n", 1))
 	if err := sts.Source.Load(); err != nil {
 		t.Fatal(err)
 	}
