@@ -23,6 +23,7 @@ import (
 	"time"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
+	authorizationv1 "k8s.io/api/authorization/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -41,7 +42,8 @@ const operatorSA = "system:serviceaccount:trustbroker-system:trustbroker-operato
 // the caches have synced, and /metrics is served over HTTPS with the given
 // certificate, only to a caller whose token is bound to the metrics-reader
 // ClusterRole. So the installed RBAC also suffices for the metrics filter's
-// TokenReviews and SubjectAccessReviews.
+// TokenReviews and SubjectAccessReviews; leader election gets its lease in
+// the operator's namespace and nowhere else.
 func TestOperatorInACluster(t *testing.T) {
 	api := apiserver.Start(t)
 	root := testtools.RepoRoot(t)
@@ -89,6 +91,30 @@ func TestOperatorInACluster(t *testing.T) {
 	for _, want := range []string{`controller_runtime_reconcile_total{controller="securitytokenservice"`, `controller_runtime_reconcile_total{controller="relyingparty"`} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+
+	// Leader election may take its lease in the operator's namespace only.
+	for _, c := range []struct {
+		ns, verb, group, resource string
+		want                      bool
+	}{
+		{"trustbroker-system", "create", "coordination.k8s.io", "leases", true},
+		{"trustbroker-system", "update", "coordination.k8s.io", "leases", true},
+		{"trustbroker-system", "create", "", "events", true},
+		{"trustbroker-system", "delete", "coordination.k8s.io", "leases", false},
+		{"default", "update", "coordination.k8s.io", "leases", false},
+		{"default", "create", "", "events", false},
+	} {
+		sar, err := cs.AuthorizationV1().SubjectAccessReviews().Create(ctx, &authorizationv1.SubjectAccessReview{Spec: authorizationv1.SubjectAccessReviewSpec{
+			User: operatorSA, Groups: []string{"system:serviceaccounts", "system:serviceaccounts:trustbroker-system", "system:authenticated"},
+			ResourceAttributes: &authorizationv1.ResourceAttributes{Namespace: c.ns, Verb: c.verb, Group: c.group, Resource: c.resource},
+		}}, metav1.CreateOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sar.Status.Allowed != c.want {
+			t.Errorf("may %s %s in %s: %v, want %v", c.verb, c.resource, c.ns, sar.Status.Allowed, c.want)
 		}
 	}
 }
