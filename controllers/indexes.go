@@ -57,7 +57,7 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 			return s
 		}},
 		{&stsv1alpha1.TrustedIssuer{}, indexSecrets, func(o client.Object) []string {
-			s, _ := sourceNames(&o.(*stsv1alpha1.TrustedIssuer).Spec.Certificates)
+			s, _ := tiSourceNames(o.(*stsv1alpha1.TrustedIssuer))
 			return s
 		}},
 		{&stsv1alpha1.RelyingParty{}, indexConfigMaps, func(o client.Object) []string {
@@ -65,7 +65,7 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 			return c
 		}},
 		{&stsv1alpha1.TrustedIssuer{}, indexConfigMaps, func(o client.Object) []string {
-			_, c := sourceNames(&o.(*stsv1alpha1.TrustedIssuer).Spec.Certificates)
+			_, c := tiSourceNames(o.(*stsv1alpha1.TrustedIssuer))
 			return c
 		}},
 	}
@@ -110,6 +110,17 @@ func rpSourceNames(rp *stsv1alpha1.RelyingParty) (secrets, configMaps []string) 
 		return nil, nil
 	}
 	return sourceNames(rp.Spec.Encryption.Certificate)
+}
+
+// tiSourceNames returns the Secrets and ConfigMaps a trusted issuer's
+// certificates and its webhook's CA bundle come from.
+func tiSourceNames(ti *stsv1alpha1.TrustedIssuer) (secrets, configMaps []string) {
+	secrets, configMaps = sourceNames(ti.Spec.Certificates)
+	if w := ti.Spec.Webhook; w != nil {
+		s, c := sourceNames(w.CABundle)
+		secrets, configMaps = append(secrets, s...), append(configMaps, c...)
+	}
+	return secrets, configMaps
 }
 
 // stsSecretNames lists every Secret an STS names directly: signing key and

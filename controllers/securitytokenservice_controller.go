@@ -89,7 +89,7 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 	}
 	conds.set(stsv1alpha1.ConditionAvailable, available.OK, available.Reason, available.Message)
 
-	ready := readyVerdict(fmt.Sprintf("the STS serves tokens at %s", endpointURL(&sts)), signing, available)
+	ready := readyVerdict(fmt.Sprintf("the STS serves tokens at %s", endpointURL(&sts)), signing, tokenTypesHandled(&sts, tis), available)
 	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
 
 	sts.Status.Endpoint = endpointURL(&sts)
@@ -175,7 +175,7 @@ func secretNames(sts *stsv1alpha1.SecurityTokenService, rps []stsv1alpha1.Relyin
 		names = append(names, s...)
 	}
 	for i := range tis {
-		s, _ := sourceNames(&tis[i].Spec.Certificates)
+		s, _ := tiSourceNames(&tis[i])
 		names = append(names, s...)
 	}
 	return uniqueSorted(names)

@@ -93,25 +93,69 @@ func (r *TrustedIssuerReconciler) accepted(ctx context.Context, ti *stsv1alpha1.
 }
 
 // certificates decides the CertificateValid condition and fills
-// status.certificates.
+// status.certificates: the certificates that verify the issuer's SAML
+// tokens, then those of its webhook's CA bundle. An issuer with neither (a
+// webhook trusting the system's roots) has nothing to check.
 func (r *TrustedIssuerReconciler) certificates(ctx context.Context, ti *stsv1alpha1.TrustedIssuer, now time.Time) (verdict, error) {
-	const field = "spec.certificates"
-	certs, err := readCertificates(ctx, r.Client, ti.Namespace, &ti.Spec.Certificates, field)
-	if err != nil {
-		ti.Status.Certificates = nil
-		v, err := sourceVerdict(err)
-		if !v.OK && v.Message != "" {
-			// As the STS's log says: it does not keep trusting the
-			// certificates it read before.
-			v.Message += "; until then the STS refuses every token from this issuer"
+	ti.Status.Certificates = nil
+	type source struct {
+		src   *stsv1alpha1.CertificateSource
+		field string
+	}
+	var sources []source
+	if ti.Spec.Certificates != nil {
+		sources = append(sources, source{ti.Spec.Certificates, "spec.certificates"})
+	}
+	if w := ti.Spec.Webhook; w != nil && w.CABundle != nil {
+		sources = append(sources, source{w.CABundle, "spec.webhook.caBundle"})
+	}
+	if len(sources) == 0 {
+		return verdict{OK: true, Reason: ReasonValid, Message: "no certificates to check: the webhook's serving certificate is verified against the system's roots"}, nil
+	}
+	var all verdict
+	for i, s := range sources {
+		certs, err := readCertificates(ctx, r.Client, ti.Namespace, s.src, s.field)
+		if err != nil {
+			ti.Status.Certificates = nil
+			v, err := sourceVerdict(err)
+			if !v.OK && v.Message != "" {
+				// As the STS's log says: it does not keep trusting the
+				// certificates it read before.
+				v.Message += "; until then the STS refuses every token from this issuer"
+			}
+			return v, err
 		}
-		return v, err
+		for _, c := range certs {
+			ti.Status.Certificates = append(ti.Status.Certificates, certificateInfo(c))
+		}
+		v := checkVerificationCertificates(certs, now, certificateSourceFix(s.src, s.field))
+		if s.field != "spec.certificates" {
+			v.Message = s.field + ": " + v.Message
+		}
+		if !v.OK {
+			ti.Status.Certificates = nil
+			return v, nil
+		}
+		all = mergeValid(all, v, i == 0)
 	}
-	ti.Status.Certificates = make([]stsv1alpha1.CertificateInfo, len(certs))
-	for i, c := range certs {
-		ti.Status.Certificates[i] = certificateInfo(c)
+	return all, nil
+}
+
+// mergeValid combines two passing verdicts: ExpiringSoon wins over Valid,
+// the messages are joined and the earlier recheck is kept.
+func mergeValid(acc, v verdict, first bool) verdict {
+	if first {
+		return v
 	}
-	return checkVerificationCertificates(certs, now, certificateSourceFix(&ti.Spec.Certificates, field)), nil
+	out := acc
+	if v.Reason != ReasonValid {
+		out.Reason = v.Reason
+	}
+	out.Message = acc.Message + "; " + v.Message
+	if out.Recheck.IsZero() || (!v.Recheck.IsZero() && v.Recheck.Before(out.Recheck)) {
+		out.Recheck = v.Recheck
+	}
+	return out
 }
 
 // SetupWithManager registers the reconciler; RegisterIndexes must have run.

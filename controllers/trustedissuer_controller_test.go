@@ -17,7 +17,7 @@ func newTI(ns, name, sts string, src stsv1alpha1.CertificateSource) *stsv1alpha1
 		Spec: stsv1alpha1.TrustedIssuerSpec{
 			STSRef:       stsv1alpha1.LocalObjectReference{Name: sts},
 			Issuer:       "http://adfs.example.com/adfs/services/trust",
-			Certificates: src,
+			Certificates: &src,
 		},
 	}
 }

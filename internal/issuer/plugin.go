@@ -2,13 +2,22 @@ package issuer
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"sort"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
+	"github.com/russellhaering/goxmldsig/etreeutils"
 
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/saml"
+	"github.com/trustbroker/trustbroker/internal/soap"
+	"github.com/trustbroker/trustbroker/internal/tokenreview"
+	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 // Identity is who a presented token (in OnBehalfOf, ActAs or a Validate
@@ -23,7 +32,7 @@ type Identity struct {
 	// Attributes are the token's attributes named as in Version.
 	Attributes []saml.Attribute
 	// Version is how Attributes are named: SAML 1.1 (AttributeNamespace +
-	// AttributeName) or SAML 2.0 (Name, NameFormat). Plug-ins use SAML20.
+	// AttributeName) or SAML 2.0 (Name, NameFormat). Custom tokens use SAML20.
 	Version saml.Version
 	// Authn is how, and AuthnInstant when, the subject authenticated.
 	Authn        saml.AuthnKind
@@ -37,47 +46,163 @@ type Identity struct {
 	Assertion *etree.Element
 }
 
-// TokenHandler validates a custom token type: a plug-in consulted for
-// OnBehalfOf, ActAs and Validate tokens that are neither UsernameTokens
-// nor SAML assertions, when its TokenType is listed in the STS's
-// onBehalfOf.allowedTokenTypes.
-type TokenHandler interface {
-	// TokenType is the token type URI, as listed in allowedTokenTypes.
-	TokenType() string
-	// Match reports whether el is a token of this type; it must be cheap
-	// and must not fail.
-	Match(el *etree.Element) bool
-	// Validate checks the token (signature, validity at now) and returns
-	// whom it names. A token the caller got wrong is a *soap.Fault.
-	Validate(ctx context.Context, el *etree.Element, now time.Time) (*Identity, error)
+// customTokenType is the type URI of a token that is neither a
+// UsernameToken nor a SAML assertion: a BinarySecurityToken's ValueType,
+// else the namespace of the token element. "" when it has none.
+func customTokenType(el *etree.Element) string {
+	if soap.IsElement(el, wssec.NSSecExt, "BinarySecurityToken") {
+		return strings.TrimSpace(el.SelectAttrValue("ValueType", ""))
+	}
+	return el.NamespaceURI()
 }
 
-// Register adds a token plug-in. A second handler for the same token type
-// is refused, so a configuration cannot silently replace one.
-func (is *Issuer) Register(h TokenHandler) error {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	if h == nil || h.TokenType() == "" {
-		return fmt.Errorf("issuer: a token handler needs a token type")
+// pluginIdentity has a custom token reviewed by the webhook of the trusted
+// issuer that validates its type, and returns whom the webhook says it
+// names. The type must be listed in onBehalfOf.allowedTokenTypes, and the
+// issuer's allowedUsages must include the use. Whatever keeps the webhook
+// from answering clearly refuses the token.
+func (is *Issuer) pluginIdentity(ctx context.Context, snap *policy.Snapshot, el *etree.Element, req *Request, use tokenUse) (*Identity, error) {
+	t := customTokenType(el)
+	if t == "" || !snap.STS.OnBehalfOf.AllowsTokenType(t) {
+		return nil, soap.NewFault(soap.InvalidRequest, use.what+" is of a kind this STS does not accept.",
+			fmt.Errorf("token {%s}%s of type %q is not in onBehalfOf.allowedTokenTypes", truncate(el.NamespaceURI(), 120), truncate(el.Tag, 60), truncate(t, 120)))
 	}
-	if is.handlers == nil {
-		is.handlers = map[string]TokenHandler{}
+	// From here on t is a configured value, not request content.
+	ti, ok := snap.TokenReviewerFor(t)
+	if !ok {
+		return nil, soap.NewFault(soap.RequestFailed,
+			fmt.Sprintf("%s is of type %s, which no trusted issuer of this STS validates.", use.what, t),
+			fmt.Errorf("token type %s is in onBehalfOf.allowedTokenTypes, but no TrustedIssuer of SecurityTokenService %s/%s has it in spec.tokenTypes with a spec.webhook: add one",
+				t, snap.STS.Namespace, snap.STS.Name))
 	}
-	if _, dup := is.handlers[h.TokenType()]; dup {
-		return fmt.Errorf("issuer: a handler for token type %q is already registered", h.TokenType())
+	if !ti.AllowsUsage(use.usage) {
+		return nil, soap.NewFault(soap.InvalidRequest, fmt.Sprintf("%s is of type %s, whose tokens may not be used for %s.", use.what, t, use.usage),
+			fmt.Errorf("TrustedIssuer %s/%s allows %v", ti.Namespace, ti.Name, ti.AllowedUsages))
 	}
-	is.handlers[h.TokenType()] = h
-	return nil
-}
-
-// handlerFor returns the plug-in that matches el among the allowed types.
-func (is *Issuer) handlerFor(el *etree.Element, allowed func(string) bool) TokenHandler {
-	is.mu.Lock()
-	defer is.mu.Unlock()
-	for t, h := range is.handlers {
-		if allowed(t) && h.Match(el) {
-			return h
+	client, err := is.reviewers.client(snap, ti)
+	if err != nil {
+		return nil, soap.NewFault(soap.RequestFailed, use.what+" cannot be checked at the moment.", fmt.Errorf("TrustedIssuer %s/%s: %w", ti.Namespace, ti.Name, err))
+	}
+	token, err := standalone(el)
+	if err != nil {
+		return nil, soap.NewFault(soap.InvalidRequest, use.what+" cannot be read.", err)
+	}
+	var audiences []string
+	for _, a := range []string{snap.STS.Issuer, snap.STS.Endpoint} {
+		if a != "" {
+			audiences = append(audiences, a)
 		}
 	}
-	return nil
+	answer, err := client.Review(ctx, tokenreview.Request{TokenType: t, Token: token, Usage: use.usage, Audiences: audiences})
+	if err != nil {
+		// The webhook, not the token, failed: a receiver fault, so Validate
+		// does not report the token invalid either.
+		return nil, soap.NewFault(soap.RequestFailed, use.what+" cannot be checked at the moment.",
+			fmt.Errorf("TrustedIssuer %s/%s webhook %s: %w", ti.Namespace, ti.Name, ti.Webhook.URL, err))
+	}
+	if !answer.Authenticated {
+		return nil, soap.NewFault(soap.InvalidSecurityToken, use.what+" is not valid.",
+			fmt.Errorf("TrustedIssuer %s/%s webhook refused a token of type %s: %q", ti.Namespace, ti.Name, t, truncate(answer.Reason, 200)))
+	}
+	if answer.Expires != nil && !req.Now.Add(-snap.STS.MaxClockSkew).Before(*answer.Expires) {
+		return nil, soap.NewFault(soap.InvalidSecurityToken, use.what+" has expired.",
+			fmt.Errorf("TrustedIssuer %s/%s webhook: expired at %s", ti.Namespace, ti.Name, answer.Expires.UTC().Format(time.RFC3339)))
+	}
+	return &Identity{
+		Subject:      saml.Subject{NameID: answer.Subject},
+		Attributes:   reviewedAttributes(answer.Attributes),
+		Version:      saml.SAML20,
+		Authn:        saml.AuthnUnspecified,
+		AuthnInstant: req.Now,
+		Issuer:       ti.Issuer,
+	}, nil
+}
+
+// reviewedAttributes are a webhook's attributes as SAML 2.0 URI-named
+// attributes, ordered by name so that equal answers give equal tokens.
+func reviewedAttributes(m map[string][]string) []saml.Attribute {
+	names := make([]string, 0, len(m))
+	for n := range m {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	out := make([]saml.Attribute, 0, len(names))
+	for _, n := range names {
+		if len(m[n]) == 0 {
+			continue
+		}
+		out = append(out, saml.Attribute{Name: n, Namespace: saml.AttrNameFormatURI, Values: append([]string(nil), m[n]...)})
+	}
+	return out
+}
+
+// standalone serialises el with every namespace it inherits declared on
+// it, so the webhook can parse it alone.
+func standalone(el *etree.Element) ([]byte, error) {
+	ctx, err := etreeutils.NSBuildParentContext(el)
+	if err != nil {
+		return nil, fmt.Errorf("reading the token's namespaces: %w", err)
+	}
+	cp, err := etreeutils.NSDetatch(ctx, el)
+	if err != nil {
+		return nil, fmt.Errorf("detaching the token: %w", err)
+	}
+	doc := etree.NewDocument()
+	doc.SetRoot(cp)
+	return doc.WriteToBytes()
+}
+
+// webhookClients keeps one tokenreview client per webhook configuration,
+// so connections to a webhook are reused across requests and survive
+// policy reloads that do not change it.
+type webhookClients struct {
+	mu      sync.Mutex
+	gen     uint64
+	clients map[string]*tokenreview.Client
+}
+
+// client returns the client for ti's webhook in snap. On a new policy
+// generation the clients of webhooks it no longer has are closed.
+func (w *webhookClients) client(snap *policy.Snapshot, ti *policy.TrustedIssuer) (*tokenreview.Client, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.clients == nil {
+		w.clients = map[string]*tokenreview.Client{}
+	}
+	if w.gen != snap.Generation {
+		live := map[string]bool{}
+		for _, t := range snap.TrustedIssuers {
+			if t.Webhook != nil {
+				live[webhookKey(t.Webhook)] = true
+			}
+		}
+		for k, c := range w.clients {
+			if !live[k] {
+				c.Close()
+				delete(w.clients, k)
+			}
+		}
+		w.gen = snap.Generation
+	}
+	key := webhookKey(ti.Webhook)
+	if c, ok := w.clients[key]; ok {
+		return c, nil
+	}
+	c, err := tokenreview.New(tokenreview.Config{URL: ti.Webhook.URL, CAs: ti.Webhook.CAs, Timeout: ti.Webhook.Timeout})
+	if err != nil {
+		return nil, err
+	}
+	w.clients[key] = c
+	return c, nil
+}
+
+// webhookKey identifies a webhook configuration: URL, timeout and CAs.
+func webhookKey(h *policy.Webhook) string {
+	d := sha256.New()
+	fmt.Fprintf(d, "%d\x00%s\x00%d\x00", len(h.URL), h.URL, h.Timeout)
+	for _, c := range h.CAs {
+		sum := sha256.Sum256(c.Raw)
+		d.Write(sum[:])
+	}
+	return hex.EncodeToString(d.Sum(nil))
 }

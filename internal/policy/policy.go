@@ -11,6 +11,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"net/netip"
+	"slices"
 	"sync/atomic"
 	"time"
 )
@@ -68,8 +69,6 @@ type STS struct {
 	SAML SAMLDefaults
 	// OnBehalfOf governs token translation (OnBehalfOf and ActAs).
 	OnBehalfOf OnBehalfOf
-	// Renewal bounds Renew requests.
-	Renewal Renewal
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
 }
@@ -194,51 +193,13 @@ type UsernameTokenAuth struct {
 // OnBehalfOf says which tokens may be translated and by whom.
 type OnBehalfOf struct {
 	// AllowedTokenTypes are "UsernameToken", "SAML11", "SAML20" or custom
-	// token type URIs handled by a plug-in; empty refuses translation.
+	// token type URIs that a trusted issuer's webhook validates; empty
+	// refuses translation.
 	AllowedTokenTypes []string
 	// RequireAuthenticatedRequestor refuses translation to a caller that
-	// did not authenticate itself before the issuer sees the request; the
-	// issuer refuses anonymous requestors in any case, as AllowedRequestors
-	// cannot name them.
+	// did not authenticate itself.
 	RequireAuthenticatedRequestor bool
-	// AllowedRequestors may send OnBehalfOf or ActAs, and renew tokens
-	// issued to someone else; empty allows nobody.
-	AllowedRequestors Requestors
 }
-
-// Requestors names authenticated callers by user name, role or the
-// certificate they proved they hold.
-type Requestors struct {
-	Users []string
-	Roles []string
-	// Certificates match the caller's certificate (a message signature's or
-	// a TLS client's), by subject or fingerprint.
-	Certificates []RequestorCertificate
-}
-
-// RequestorCertificate names a certificate by exactly one of its subject
-// or its fingerprint.
-type RequestorCertificate struct {
-	// Subject is the subject distinguished name as configured (RFC 4514,
-	// most specific part first); it is compared as a DN, ignoring case.
-	Subject string
-	// SHA256 is the SHA-256 fingerprint of the DER certificate, lower-case
-	// hex without separators.
-	SHA256 string
-}
-
-// Renewal bounds the renewal of tokens.
-type Renewal struct {
-	// AllowAfterExpiry renews an expired token (when the request accepts
-	// that), still within MaxLifetime.
-	AllowAfterExpiry bool
-	// MaxLifetime is how long after its first issue a token may be renewed
-	// and no renewed token outlives; zero means DefaultRenewalMaxLifetime.
-	MaxLifetime time.Duration
-}
-
-// DefaultRenewalMaxLifetime bounds renewal when nothing else is set.
-const DefaultRenewalMaxLifetime = 8 * time.Hour
 
 // UserLookup is implemented by user stores that can find a user without
 // checking a password. Token translation uses it for a UsernameToken
@@ -345,6 +306,46 @@ type TrustedIssuer struct {
 	TokenTypes      []TokenType
 	// AllowSHA1 accepts the issuer's SHA-1 signatures (the resource's opt-in).
 	AllowSHA1 bool
+	// Webhook validates the issuer's tokens of the custom types in
+	// TokenTypes; nil when the issuer has none.
+	Webhook *Webhook
+}
+
+// Webhook is an HTTPS endpoint that reviews custom tokens for a trusted
+// issuer.
+type Webhook struct {
+	URL string
+	// CAs verify the webhook's serving certificate; empty trusts the
+	// system's roots.
+	CAs     []*x509.Certificate
+	Timeout time.Duration
+	// TokenTypes are the custom token types this webhook reviews: those of
+	// the issuer's tokenTypes that no trusted issuer taking precedence
+	// claims too.
+	TokenTypes []string
+}
+
+// Webhook timeouts: the default and the most the API allows.
+const (
+	DefaultWebhookTimeout = 5 * time.Second
+	MaxWebhookTimeout     = 30 * time.Second
+)
+
+// BuiltinTokenTypes are the token types of onBehalfOf.allowedTokenTypes the
+// STS validates itself; any other is a custom type URI that a trusted
+// issuer's webhook must validate.
+var BuiltinTokenTypes = []string{"UsernameToken", string(SAML11), string(SAML20)}
+
+// TokenReviewerFor returns the trusted issuer whose webhook validates
+// tokens of the custom type t. Of several issuers listing t only the one
+// that takes precedence (ResolveClaims) reviews it, so the answer is unique.
+func (s *Snapshot) TokenReviewerFor(t string) (*TrustedIssuer, bool) {
+	for _, ti := range s.TrustedIssuers {
+		if ti.Webhook != nil && slices.Contains(ti.Webhook.TokenTypes, t) {
+			return ti, true
+		}
+	}
+	return nil, false
 }
 
 // Trusted issuer usages, named as in the API.

@@ -17,7 +17,6 @@ import (
 
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/devkeys"
-	"github.com/trustbroker/trustbroker/internal/issuer"
 	"github.com/trustbroker/trustbroker/internal/saml"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 	"github.com/trustbroker/trustbroker/internal/wstrust"
@@ -32,7 +31,6 @@ const (
 	svEndpoint    = "urn:example:sender-vouches"
 	// translatedEndpoint maps the incoming e-mail claim to "mail".
 	translatedEndpoint = "urn:example:translated"
-	hmacKey            = "shared-hmac-secret-for-tests"
 )
 
 // partner is a trusted issuer whose key the test holds.
@@ -54,15 +52,14 @@ func newPartner(t *testing.T) *partner {
 	return &partner{pair: pair, signer: s}
 }
 
-// manifests: the sample STS with translation on for alice, the delegating
-// requestor of these tests, the partner as a trusted issuer with the given
-// usages, and a relying party that accepts sender-vouches.
+// manifests: the sample STS with translation on, the partner as a trusted
+// issuer with the given usages, and a relying party that accepts
+// sender-vouches.
 func (p *partner) manifests(t *testing.T, usages string) map[string]string {
-	m := stsManifest(t, sampleOnBehalfOf, `  onBehalfOf:
+	m := stsManifest(t, "  saml:\n", `  onBehalfOf:
     allowedTokenTypes: [UsernameToken, SAML11, SAML20, "urn:trustbroker:token:hmac"]
     requireAuthenticatedRequestor: true
-    allowedRequestors:
-      users: [alice]
+  saml:
 `)
 	pemText := "      " + strings.ReplaceAll(strings.TrimSpace(string(p.pair.CertPEM)), "\n", "\n      ")
 	m["partner.yaml"] = fmt.Sprintf(`apiVersion: sts.trustbroker.io/v1alpha1
@@ -584,26 +581,6 @@ func TestClaimsRestrictAttributes(t *testing.T) {
 	r.Claims, r.Endpoint, r.Now = []string{"http://example.com/claims/shoesize"}, sts.URL, time.Now()
 	code, body, _ := r.Do(http.DefaultClient)
 	expectFault(t, code, body, "1.2", nsTrust13, "InvalidRequest", "http://example.com/claims/shoesize")
-}
-
-// TestCustomTokenPlugin: an HMAC-authenticated custom token, allowed by
-// type, is translated by its plug-in; a forged one is refused.
-func TestCustomTokenPlugin(t *testing.T) {
-	sts := testfixture.StartSTS(t, newPartner(t).manifests(t, "[OnBehalfOf]"))
-	if err := sts.Server.Issuer.Register(&issuer.HMACTokenHandler{Key: []byte(hmacKey), MaxSkew: time.Minute}); err != nil {
-		t.Fatal(err)
-	}
-	now := time.Now()
-	attrs := []saml.Attribute{{Name: emailClaim, Values: []string{"erin@partner.example"}}}
-	good := serialise(t, issuer.NewHMACToken([]byte(hmacKey), "erin", attrs, now.Add(-time.Minute), now.Add(time.Hour)))
-	a := parseToken(t, issue(t, sts, client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService, OnBehalfOf: good}))
-	if a.Subject.NameID != "erin" || !slices.Equal(claims(a)[emailClaim], []string{"erin@partner.example"}) {
-		t.Errorf("subject %q claims %v, want erin's", a.Subject.NameID, claims(a))
-	}
-	forged := serialise(t, issuer.NewHMACToken([]byte("another key"), "erin", attrs, now.Add(-time.Minute), now.Add(time.Hour)))
-	r := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService, OnBehalfOf: forged, Endpoint: sts.URL, Now: now}
-	code, body, _ := r.Do(http.DefaultClient)
-	expectFault(t, code, body, "1.2", nsSecExt, "InvalidSecurityToken", "MAC is not valid")
 }
 
 // TestTrustedIssuerSHA1: an issuer that still signs with RSA-SHA1 is refused

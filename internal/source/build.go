@@ -6,17 +6,15 @@ package source
 import (
 	"crypto"
 	"crypto/rsa"
-	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
+	"slices"
 	"strings"
 	"time"
 
-	"github.com/go-ldap/ldap/v3"
 	"github.com/go-logr/logr"
 
 	"github.com/trustbroker/trustbroker/internal/pki"
@@ -112,6 +110,8 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 	rpLosers, problems := relyingPartyLosers(objs, sts)
 	tiLosers, tiConflicts := trustedIssuerLosers(objs, sts)
 	problems = append(problems, tiConflicts...)
+	lostTypes, typeConflicts := webhookTokenTypeLosers(objs, sts, tiLosers)
+	problems = append(problems, typeConflicts...)
 	for _, o := range objs.RelyingParties {
 		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name || rpLosers[o] {
 			continue
@@ -129,7 +129,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name || tiLosers[o] {
 			continue
 		}
-		ti, err := trustedIssuerPolicy(o, r)
+		ti, err := trustedIssuerPolicy(o, r, lostTypes[o])
 		if err == nil {
 			var weak []Problem
 			ti, weak, err = withoutWeakKeys(ti)
@@ -203,10 +203,6 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 			AllowedTokenTypes:             spec.OnBehalfOf.AllowedTokenTypes,
 			RequireAuthenticatedRequestor: spec.OnBehalfOf.RequireAuthenticatedRequestor,
 		},
-		Renewal: policy.Renewal{
-			AllowAfterExpiry: spec.Renewal.AllowAfterExpiry,
-			MaxLifetime:      durationOr(spec.Renewal.MaxLifetime, policy.DefaultRenewalMaxLifetime),
-		},
 		Replay: policy.Replay{MaxEntries: 100000},
 	}
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
@@ -258,11 +254,6 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 			report(fmt.Errorf("tls: %w", err), "the TLS listener refuses connections until the serving key is fixed")
 		}
 	}
-	requestors, err := allowedRequestors(spec.OnBehalfOf.AllowedRequestors)
-	if err != nil {
-		return p, fmt.Errorf("onBehalfOf.allowedRequestors: %w", err)
-	}
-	p.OnBehalfOf.AllowedRequestors = requestors
 	for _, a := range spec.TrustedAddresses {
 		prefix, err := parseAddress(a)
 		if err != nil {
@@ -445,19 +436,79 @@ func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver
 	return rp, nil
 }
 
-func trustedIssuerPolicy(o *stsv1alpha1.TrustedIssuer, r resolver) (*policy.TrustedIssuer, error) {
-	certs, err := r.certificates(&o.Spec.Certificates)
-	if err != nil {
-		return nil, fmt.Errorf("certificates: %w", err)
+func trustedIssuerPolicy(o *stsv1alpha1.TrustedIssuer, r resolver, lostTypes map[string]bool) (*policy.TrustedIssuer, error) {
+	ti := &policy.TrustedIssuer{Namespace: o.Namespace, Name: o.Name, Issuer: o.Spec.Issuer, AllowSHA1: o.Spec.AllowSHA1}
+	if o.Spec.Certificates != nil {
+		certs, err := r.certificates(o.Spec.Certificates)
+		if err != nil {
+			return nil, fmt.Errorf("certificates: %w", err)
+		}
+		ti.Certificates = certs
 	}
-	ti := &policy.TrustedIssuer{Namespace: o.Namespace, Name: o.Name, Issuer: o.Spec.Issuer, Certificates: certs, AllowSHA1: o.Spec.AllowSHA1}
 	for _, u := range o.Spec.AllowedUsages {
 		ti.AllowedUsages = append(ti.AllowedUsages, string(u))
 	}
 	for _, t := range o.Spec.TokenTypes {
 		ti.TokenTypes = append(ti.TokenTypes, policy.TokenType(t))
 	}
+	if w := o.Spec.Webhook; w != nil {
+		// A webhook whose CA bundle cannot be read leaves the whole issuer
+		// out: its tokens are refused rather than checked against other
+		// roots.
+		hook := &policy.Webhook{URL: w.URL, Timeout: durationOr(w.Timeout, policy.DefaultWebhookTimeout)}
+		if hook.Timeout > policy.MaxWebhookTimeout {
+			hook.Timeout = policy.MaxWebhookTimeout
+		}
+		if w.CABundle != nil {
+			cas, err := r.certificates(w.CABundle)
+			if err != nil {
+				return nil, fmt.Errorf("webhook.caBundle: %w", err)
+			}
+			hook.CAs = cas
+		}
+		for _, t := range o.Spec.TokenTypes {
+			if custom := string(t); !slices.Contains(policy.BuiltinTokenTypes, custom) && !lostTypes[custom] {
+				hook.TokenTypes = append(hook.TokenTypes, custom)
+			}
+		}
+		ti.Webhook = hook
+	}
 	return ti, nil
+}
+
+// webhookTokenTypeLosers resolves the custom token types trusted issuers'
+// webhooks claim as issuer names are resolved (policy.ResolveClaims), so
+// that one webhook reviews each type: for each issuer of sts, the types it
+// loses to one that takes precedence, with a Problem for each.
+func webhookTokenTypeLosers(objs *Objects, sts *stsv1alpha1.SecurityTokenService, tiLosers map[*stsv1alpha1.TrustedIssuer]bool) (map[*stsv1alpha1.TrustedIssuer]map[string]bool, []Problem) {
+	var bound []*stsv1alpha1.TrustedIssuer
+	var claims []policy.Claim
+	for _, o := range objs.TrustedIssuers {
+		if o.Namespace != sts.Namespace || o.Spec.STSRef.Name != sts.Name || tiLosers[o] || o.Spec.Webhook == nil {
+			continue
+		}
+		for _, t := range o.Spec.TokenTypes {
+			if !slices.Contains(policy.BuiltinTokenTypes, string(t)) {
+				bound = append(bound, o)
+				claims = append(claims, policy.Claim{Namespace: o.Namespace, Name: o.Name, Created: o.CreationTimestamp.Time, Key: string(t)})
+			}
+		}
+	}
+	lost := map[*stsv1alpha1.TrustedIssuer]map[string]bool{}
+	var problems []Problem
+	for i, w := range policy.ResolveClaims(claims) {
+		if w == i {
+			continue
+		}
+		o, winner := bound[i], bound[w]
+		if lost[o] == nil {
+			lost[o] = map[string]bool{}
+		}
+		lost[o][claims[i].Key] = true
+		problems = append(problems, Problem{Kind: "TrustedIssuer", NamespacedName: Key(o.Namespace, o.Name), Msg: "webhook not used for a token type: another trusted issuer's webhook takes precedence",
+			Err: fmt.Errorf("TrustedIssuer %s's webhook already validates token type %s and takes precedence (created earlier, or in the same second with a name that sorts first): remove the type from one of the two", winner.Name, claims[i].Key)})
+	}
+	return lost, problems
 }
 
 func nameID(m *stsv1alpha1.NameIDMapping, inherited policy.NameID) policy.NameID {
@@ -465,35 +516,6 @@ func nameID(m *stsv1alpha1.NameIDMapping, inherited policy.NameID) policy.NameID
 		return inherited
 	}
 	return policy.NameID{Format: stringOr(m.Format, inherited.Format), Attribute: stringOr(m.Attribute, inherited.Attribute)}
-}
-
-// allowedRequestors checks what the CRD schema checks, as a manifests
-// folder is read without it: each certificate entry has exactly one of a
-// subject DN and a SHA-256 fingerprint, which is kept as lower-case hex.
-func allowedRequestors(spec stsv1alpha1.AllowedRequestorsSpec) (policy.Requestors, error) {
-	r := policy.Requestors{Users: spec.Users, Roles: spec.Roles}
-	for i, c := range spec.Certificates {
-		switch {
-		case (c.Subject == "") == (c.SHA256Fingerprint == ""):
-			return r, fmt.Errorf("certificates[%d]: give exactly one of subject or sha256Fingerprint", i)
-		case c.Subject != "":
-			dn, err := ldap.ParseDN(c.Subject)
-			if err == nil && len(dn.RDNs) == 0 {
-				err = errors.New("it is empty") // an empty DN would match certificates without a subject
-			}
-			if err != nil {
-				return r, fmt.Errorf("certificates[%d].subject is not a distinguished name such as CN=orders-service,O=Example: %w", i, err)
-			}
-			r.Certificates = append(r.Certificates, policy.RequestorCertificate{Subject: c.Subject})
-		default:
-			fp := strings.ToLower(strings.ReplaceAll(c.SHA256Fingerprint, ":", ""))
-			if _, err := hex.DecodeString(fp); err != nil || len(fp) != 2*sha256.Size {
-				return r, fmt.Errorf("certificates[%d].sha256Fingerprint must be 64 hex digits, colons between bytes allowed", i)
-			}
-			r.Certificates = append(r.Certificates, policy.RequestorCertificate{SHA256: fp})
-		}
-	}
-	return r, nil
 }
 
 func parseAddress(s string) (netip.Prefix, error) {

@@ -65,7 +65,10 @@ func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.Rely
 	}
 	for _, ti := range tis {
 		if ti.Namespace == sts.Namespace && ti.Spec.STSRef.Name == sts.Name {
-			certs(&ti.Spec.Certificates)
+			certs(ti.Spec.Certificates)
+			if ti.Spec.Webhook != nil {
+				certs(ti.Spec.Webhook.CABundle)
+			}
 		}
 	}
 	slices.Sort(refs.Secrets)
