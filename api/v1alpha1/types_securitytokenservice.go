@@ -130,6 +130,12 @@ type SecurityTokenServiceSpec struct {
 	// +kubebuilder:default={}
 	OnBehalfOf OnBehalfOfSpec `json:"onBehalfOf,omitempty"`
 
+	// Renewal bounds Renew requests: only the token's subject, or a
+	// requestor listed in onBehalfOf.allowedRequestors, may renew a token.
+	// +optional
+	// +kubebuilder:default={}
+	Renewal RenewalSpec `json:"renewal,omitempty"`
+
 	// ResponseSecurity signs the SOAP response itself, for clients that ask
 	// for message-level protection.
 	// +optional
@@ -513,11 +519,85 @@ type OnBehalfOfSpec struct {
 	// +kubebuilder:validation:items:Pattern=`^(UsernameToken|SAML11|SAML20|[A-Za-z][A-Za-z0-9+.-]*:[^\s]+)$`
 	AllowedTokenTypes []string `json:"allowedTokenTypes,omitempty"`
 
-	// RequireAuthenticatedRequestor makes the caller that asks for a token on
-	// behalf of someone authenticate itself. On by default.
+	// RequireAuthenticatedRequestor is kept so that existing manifests still
+	// apply; it no longer changes anything. Every requestor of OnBehalfOf or
+	// ActAs must authenticate and be listed in allowedRequestors, which
+	// cannot name an anonymous caller, so anonymous translation is refused
+	// whatever this says.
 	// +optional
 	// +kubebuilder:default=true
 	RequireAuthenticatedRequestor bool `json:"requireAuthenticatedRequestor"`
+
+	// AllowedRequestors names the callers that may send OnBehalfOf or ActAs
+	// (a token for someone else), and renew tokens issued to someone else.
+	// A caller is listed by its user name, any of its roles, or the
+	// certificate it authenticated with. Empty allows nobody.
+	// +optional
+	AllowedRequestors AllowedRequestorsSpec `json:"allowedRequestors,omitempty"`
+}
+
+// AllowedRequestorsSpec names trusted requestors, typically a front-end
+// service that calls back-ends on behalf of its users.
+type AllowedRequestorsSpec struct {
+	// Users are authenticated user names: the UsernameToken's user, the
+	// Kerberos principal, or the name a certificate caller gets (see
+	// authentication.x509).
+	// +optional
+	// +kubebuilder:validation:MaxItems=256
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	Users []string `json:"users,omitempty"`
+
+	// Roles admit every requestor with one of these roles.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	// +listType=set
+	Roles []string `json:"roles,omitempty"`
+
+	// Certificates admit a caller that proved it holds one of these
+	// certificates: by an X.509 message signature or a TLS client
+	// certificate.
+	// +optional
+	// +kubebuilder:validation:MaxItems=64
+	Certificates []RequestorCertificate `json:"certificates,omitempty"`
+}
+
+// RequestorCertificate names one certificate, by subject or by fingerprint.
+// +kubebuilder:validation:XValidation:rule="has(self.subject) != has(self.sha256Fingerprint)",message="a certificate entry takes exactly one of subject or sha256Fingerprint"
+type RequestorCertificate struct {
+	// Subject is the certificate's subject distinguished name, most
+	// specific part first, such as "CN=orders-service,O=Example"; compared
+	// as a distinguished name, ignoring case and spaces around separators.
+	// +optional
+	// +kubebuilder:validation:MinLength=3
+	// +kubebuilder:validation:MaxLength=1024
+	Subject string `json:"subject,omitempty"`
+
+	// SHA256Fingerprint is the SHA-256 digest of the certificate (DER) in
+	// hex, upper or lower case, with or without colons between bytes.
+	// +optional
+	// +kubebuilder:validation:Pattern=`^([0-9A-Fa-f]{64}|([0-9A-Fa-f]{2}:){31}[0-9A-Fa-f]{2})$`
+	SHA256Fingerprint string `json:"sha256Fingerprint,omitempty"`
+}
+
+// RenewalSpec bounds WS-Trust Renew.
+type RenewalSpec struct {
+	// AllowAfterExpiry renews a token that has already expired, when the
+	// request says wst:Renewing OK="true", until maxLifetime has passed
+	// since the token was first issued. Off by default.
+	// +optional
+	AllowAfterExpiry bool `json:"allowAfterExpiry,omitempty"`
+
+	// MaxLifetime is how long after its first issue a token can be renewed,
+	// such as "8h"; no renewed token lives beyond it. At most 168h.
+	// +optional
+	// +kubebuilder:default="8h"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:XValidation:rule="self.matches('^([0-9]+([.][0-9]+)?(ns|us|ms|s|m|h))+$') && duration(self) > duration('0s') && duration(self) <= duration('168h')",message="renewal.maxLifetime must be a duration such as 8h, greater than zero and at most 168h"
+	MaxLifetime *metav1.Duration `json:"maxLifetime,omitempty"`
 }
 
 // SignedPart is a part of the SOAP response that gets signed.

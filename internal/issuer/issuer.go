@@ -51,8 +51,8 @@ type Request struct {
 	// means context.Background.
 	Ctx context.Context
 	// Who is the authenticated requestor. A nil User is an anonymous
-	// requestor, accepted only for token translation when the STS does not
-	// require requestors to authenticate.
+	// requestor, which gets no token: it cannot be an allowed requestor
+	// for translation either.
 	Who Principal
 	RST *wstrust.RST
 	// Token resolves a "#id" reference into the request's Security header
@@ -128,20 +128,16 @@ func (is *Issuer) Issue(snap *policy.Snapshot, req Request) (*wstrust.RSTR, erro
 	if err != nil {
 		return nil, err
 	}
-	if err := checkRoles(snap, rp, req.Who, subject != nil); err != nil {
+	if err := checkRoles(snap, rp, req.Who); err != nil {
 		return nil, err
 	}
 	return is.issueFor(snap, req, rp, subject)
 }
 
 // checkRoles lets only requestors with a role the STS and the relying party
-// allow obtain tokens. An anonymous requestor got this far only for a
-// translation the STS allows without authentication.
-func checkRoles(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, translation bool) error {
+// allow obtain tokens.
+func checkRoles(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal) error {
 	if who.User == nil {
-		if translation {
-			return nil
-		}
 		return soap.Faultf(soap.TrustFailedAuthentication, "The requestor must authenticate.")
 	}
 	if !policy.HasAnyRole(snap.STS.AllowedRoles, who.User.Roles) || !policy.HasAnyRole(rp.AllowedRoles, who.User.Roles) {
@@ -179,6 +175,11 @@ func (is *Issuer) issueFor(snap *policy.Snapshot, req Request, rp *policy.Relyin
 	}
 	if a.Attributes, err = applyClaims(is.Log, rst.Claims, rp, a.Attributes, version); err != nil {
 		return nil, err
+	}
+	if rst.Renewing != nil && !rst.Renewing.Allow {
+		// After the claims filter: the mark is the STS's, not a claim the
+		// requestor chooses.
+		a.Attributes = append(a.Attributes, notRenewable(version))
 	}
 	token, err := is.sign(snap, version, a)
 	if err != nil {

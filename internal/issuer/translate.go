@@ -19,9 +19,10 @@ import (
 const actorClaim = "http://schemas.xmlsoap.org/ws/2009/09/identity/claims/actor"
 
 // translation reads the OnBehalfOf or ActAs token of an Issue request and
-// returns whom it names; nil when the request carries neither. The token
-// must be of a type listed in onBehalfOf.allowedTokenTypes, and the
-// requestor must have authenticated unless the STS says otherwise.
+// returns whom it names; nil when the request carries neither. The
+// requestor must be listed in onBehalfOf.allowedRequestors, checked before
+// the token is read so that an unlisted requestor learns nothing of it, and
+// the token must be of a type listed in onBehalfOf.allowedTokenTypes.
 func (is *Issuer) translation(snap *policy.Snapshot, req *Request) (*Identity, error) {
 	rst := req.RST
 	container, use, name := rst.OnBehalfOf, tokenUse{usage: policy.UsageOnBehalfOf, what: "The OnBehalfOf token"}, "wst:OnBehalfOf"
@@ -34,11 +35,10 @@ func (is *Issuer) translation(snap *policy.Snapshot, req *Request) (*Identity, e
 	if container == nil {
 		return nil, nil
 	}
-	obo := snap.STS.OnBehalfOf
-	authenticated := req.Who.User != nil
-	if !authenticated && obo.RequireAuthenticatedRequestor {
-		return nil, soap.Faultf(soap.TrustFailedAuthentication, "A request with %s must be made by an authenticated requestor.", name)
+	if err := mayDelegate(snap, req.Who, name); err != nil {
+		return nil, err
 	}
+	obo := snap.STS.OnBehalfOf
 	el, err := presentedElement(container, req.Token, name)
 	if err != nil {
 		return nil, err
@@ -48,7 +48,7 @@ func (is *Issuer) translation(snap *policy.Snapshot, req *Request) (*Identity, e
 		if !obo.AllowsTokenType(tokenTypeUsernameToken) {
 			return nil, notTranslated(use, tokenTypeUsernameToken)
 		}
-		return usernameIdentity(req.ctx(), snap, el, authenticated, req, use)
+		return usernameIdentity(req.ctx(), snap, el, req, use)
 	case isAssertion(el):
 		t := string(policyTokenType(versionOfElement(el)))
 		if !obo.AllowsTokenType(t) {
@@ -71,9 +71,9 @@ func notTranslated(use tokenUse, tokenType string) error {
 
 // usernameIdentity reads a UsernameToken presented for someone: with a
 // password, the password is checked against the user store; without one,
-// only an authenticated requestor may vouch for the name, and the user
-// store supplies the roles and attributes when it knows the user.
-func usernameIdentity(ctx context.Context, snap *policy.Snapshot, el *etree.Element, authenticated bool, req *Request, use tokenUse) (*Identity, error) {
+// the allowed requestor vouches for the name, and the user store supplies
+// the roles and attributes when it knows the user.
+func usernameIdentity(ctx context.Context, snap *policy.Snapshot, el *etree.Element, req *Request, use tokenUse) (*Identity, error) {
 	ut, err := parseUsernameToken(el)
 	if err != nil {
 		return nil, err
@@ -87,9 +87,6 @@ func usernameIdentity(ctx context.Context, snap *policy.Snapshot, el *etree.Elem
 			return nil, err
 		}
 		return &Identity{User: u, Subject: saml.Subject{NameID: u.Name}, Authn: saml.AuthnPassword, AuthnInstant: req.Now}, nil
-	}
-	if !authenticated {
-		return nil, soap.Faultf(soap.TrustFailedAuthentication, "%s has no password; only an authenticated requestor may present one.", use.what)
 	}
 	u := &policy.User{Name: ut.Username}
 	if lookup, ok := snap.Users.(policy.UserLookup); ok {

@@ -69,6 +69,8 @@ type STS struct {
 	SAML SAMLDefaults
 	// OnBehalfOf governs token translation (OnBehalfOf and ActAs).
 	OnBehalfOf OnBehalfOf
+	// Renewal bounds Renew requests.
+	Renewal Renewal
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
 }
@@ -197,9 +199,48 @@ type OnBehalfOf struct {
 	// refuses translation.
 	AllowedTokenTypes []string
 	// RequireAuthenticatedRequestor refuses translation to a caller that
-	// did not authenticate itself.
+	// did not authenticate itself before the issuer sees the request; the
+	// issuer refuses anonymous requestors in any case, as AllowedRequestors
+	// cannot name them.
 	RequireAuthenticatedRequestor bool
+	// AllowedRequestors may send OnBehalfOf or ActAs, and renew tokens
+	// issued to someone else; empty allows nobody.
+	AllowedRequestors Requestors
 }
+
+// Requestors names authenticated callers by user name, role or the
+// certificate they proved they hold.
+type Requestors struct {
+	Users []string
+	Roles []string
+	// Certificates match the caller's certificate (a message signature's or
+	// a TLS client's), by subject or fingerprint.
+	Certificates []RequestorCertificate
+}
+
+// RequestorCertificate names a certificate by exactly one of its subject
+// or its fingerprint.
+type RequestorCertificate struct {
+	// Subject is the subject distinguished name as configured (RFC 4514,
+	// most specific part first); it is compared as a DN, ignoring case.
+	Subject string
+	// SHA256 is the SHA-256 fingerprint of the DER certificate, lower-case
+	// hex without separators.
+	SHA256 string
+}
+
+// Renewal bounds the renewal of tokens.
+type Renewal struct {
+	// AllowAfterExpiry renews an expired token (when the request accepts
+	// that), still within MaxLifetime.
+	AllowAfterExpiry bool
+	// MaxLifetime is how long after its first issue a token may be renewed
+	// and no renewed token outlives; zero means DefaultRenewalMaxLifetime.
+	MaxLifetime time.Duration
+}
+
+// DefaultRenewalMaxLifetime bounds renewal when nothing else is set.
+const DefaultRenewalMaxLifetime = 8 * time.Hour
 
 // UserLookup is implemented by user stores that can find a user without
 // checking a password. Token translation uses it for a UsernameToken

@@ -52,14 +52,15 @@ func newPartner(t *testing.T) *partner {
 	return &partner{pair: pair, signer: s}
 }
 
-// manifests: the sample STS with translation on, the partner as a trusted
-// issuer with the given usages, and a relying party that accepts
-// sender-vouches.
+// manifests: the sample STS with translation on for alice, the delegating
+// requestor of these tests, the partner as a trusted issuer with the given
+// usages, and a relying party that accepts sender-vouches.
 func (p *partner) manifests(t *testing.T, usages string) map[string]string {
-	m := stsManifest(t, "  saml:\n", `  onBehalfOf:
+	m := stsManifest(t, sampleOnBehalfOf, `  onBehalfOf:
     allowedTokenTypes: [UsernameToken, SAML11, SAML20, "urn:trustbroker:token:hmac"]
     requireAuthenticatedRequestor: true
-  saml:
+    allowedRequestors:
+      users: [alice]
 `)
 	pemText := "      " + strings.ReplaceAll(strings.TrimSpace(string(p.pair.CertPEM)), "\n", "\n      ")
 	m["partner.yaml"] = fmt.Sprintf(`apiVersion: sts.trustbroker.io/v1alpha1

@@ -6,8 +6,10 @@ package source
 import (
 	"crypto"
 	"crypto/rsa"
+	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"net/netip"
@@ -15,6 +17,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/go-ldap/ldap/v3"
 	"github.com/go-logr/logr"
 
 	"github.com/trustbroker/trustbroker/internal/pki"
@@ -203,6 +206,10 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 			AllowedTokenTypes:             spec.OnBehalfOf.AllowedTokenTypes,
 			RequireAuthenticatedRequestor: spec.OnBehalfOf.RequireAuthenticatedRequestor,
 		},
+		Renewal: policy.Renewal{
+			AllowAfterExpiry: spec.Renewal.AllowAfterExpiry,
+			MaxLifetime:      durationOr(spec.Renewal.MaxLifetime, policy.DefaultRenewalMaxLifetime),
+		},
 		Replay: policy.Replay{MaxEntries: 100000},
 	}
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
@@ -254,6 +261,11 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 			report(fmt.Errorf("tls: %w", err), "the TLS listener refuses connections until the serving key is fixed")
 		}
 	}
+	requestors, err := allowedRequestors(spec.OnBehalfOf.AllowedRequestors)
+	if err != nil {
+		return p, fmt.Errorf("onBehalfOf.allowedRequestors: %w", err)
+	}
+	p.OnBehalfOf.AllowedRequestors = requestors
 	for _, a := range spec.TrustedAddresses {
 		prefix, err := parseAddress(a)
 		if err != nil {
@@ -516,6 +528,35 @@ func nameID(m *stsv1alpha1.NameIDMapping, inherited policy.NameID) policy.NameID
 		return inherited
 	}
 	return policy.NameID{Format: stringOr(m.Format, inherited.Format), Attribute: stringOr(m.Attribute, inherited.Attribute)}
+}
+
+// allowedRequestors checks what the CRD schema checks, as a manifests
+// folder is read without it: each certificate entry has exactly one of a
+// subject DN and a SHA-256 fingerprint, which is kept as lower-case hex.
+func allowedRequestors(spec stsv1alpha1.AllowedRequestorsSpec) (policy.Requestors, error) {
+	r := policy.Requestors{Users: spec.Users, Roles: spec.Roles}
+	for i, c := range spec.Certificates {
+		switch {
+		case (c.Subject == "") == (c.SHA256Fingerprint == ""):
+			return r, fmt.Errorf("certificates[%d]: give exactly one of subject or sha256Fingerprint", i)
+		case c.Subject != "":
+			dn, err := ldap.ParseDN(c.Subject)
+			if err == nil && len(dn.RDNs) == 0 {
+				err = errors.New("it is empty") // an empty DN would match certificates without a subject
+			}
+			if err != nil {
+				return r, fmt.Errorf("certificates[%d].subject is not a distinguished name such as CN=orders-service,O=Example: %w", i, err)
+			}
+			r.Certificates = append(r.Certificates, policy.RequestorCertificate{Subject: c.Subject})
+		default:
+			fp := strings.ToLower(strings.ReplaceAll(c.SHA256Fingerprint, ":", ""))
+			if _, err := hex.DecodeString(fp); err != nil || len(fp) != 2*sha256.Size {
+				return r, fmt.Errorf("certificates[%d].sha256Fingerprint must be 64 hex digits, colons between bytes allowed", i)
+			}
+			r.Certificates = append(r.Certificates, policy.RequestorCertificate{SHA256: fp})
+		}
+	}
+	return r, nil
 }
 
 func parseAddress(s string) (netip.Prefix, error) {
