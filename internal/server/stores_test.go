@@ -100,24 +100,13 @@ func storeFull(t *testing.T, reg *prometheus.Registry, store string) float64 {
 // cancelled before stays cancelled.
 func TestFailedSignInsCannotPushOutCancellations(t *testing.T) {
 	const size = 10
-	sts := testfixture.StartSTS(t, stsManifest(t, "  authentication:\n", "  authentication:\n    lockout: {threshold: 1000, window: 15m}\n"))
-	reg := prometheus.NewRegistry()
-	base, _ := serveAlso(t, sts, false, func(s *server.Server) {
-		s.Replay = &server.ReplayStores{Memory: server.NewMemoryStores(size, time.Now)}
-		s.Metrics = server.NewMetrics(reg, s.Policy)
-	})
-	url := base + "/sts"
-	do := func(r client.Request) (int, []byte) {
-		r.Endpoint, r.Now = url, time.Now()
-		status, body, err := r.Do(http.DefaultClient)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return status, body
-	}
+	sts := testfixture.StartSTS(t, stsManifest(t, "    lockout: {threshold: 10, window: 15m}   # extranet lockout per user and per client address\n", "    lockout: {threshold: 1000, window: 15m}\n"))
+	clock := &settableClock{now: time.Now()}
+	ls := startLockoutServer(t, sts, clock, &server.ReplayStores{Memory: server.NewMemoryStores(size, clock.Now)})
+	const aliceAt = "203.0.113.50"
 
-	alice := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService}
-	status, body := do(alice)
+	alice := password("alice", "alice-password")
+	status, body := ls.attempt(t, alice, aliceAt)
 	if status != http.StatusOK {
 		t.Fatalf("issue: status %d\n%s", status, body)
 	}
@@ -127,23 +116,24 @@ func TestFailedSignInsCannotPushOutCancellations(t *testing.T) {
 	}
 	cancel := alice
 	cancel.RequestType, cancel.Target = "Cancel", token
-	if status, body := do(cancel); status != http.StatusOK {
+	if status, body := ls.attempt(t, cancel, aliceAt); status != http.StatusOK {
 		t.Fatalf("cancel: status %d\n%s", status, body)
 	}
 
+	// Many names from many addresses: neither the throttle nor the lockout
+	// stops the flood before it fills the lockout store.
 	for i := range 3 * size {
-		status, _ := do(client.Request{Username: fmt.Sprintf("guess-%d", i), Password: "wrong", AppliesTo: echoService})
-		if status == http.StatusOK {
+		if status, _ := ls.attempt(t, password(fmt.Sprintf("guess-%d", i), "wrong"), fmt.Sprintf("198.51.100.%d", i+1)); status == http.StatusOK {
 			t.Fatal("a wrong password got a token")
 		}
 	}
-	if storeFull(t, reg, "lockout") == 0 {
+	if storeFull(t, ls.registry, "lockout") == 0 {
 		t.Error("the failed sign-ins did not fill the lockout store: the test proves nothing")
 	}
 
 	validate := alice
 	validate.RequestType, validate.Target, validate.TokenType = "Validate", token, "status"
-	status, body = do(validate)
+	status, body = ls.attempt(t, validate, aliceAt)
 	if code := parse(t, body).FindElement("//Status/Code"); status != http.StatusOK || code == nil || code.Text() != nsTrust13+"/status/invalid" {
 		t.Fatalf("the cancelled token after the flood: status %d\n%s", status, body)
 	}

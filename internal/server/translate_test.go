@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -611,35 +609,4 @@ func TestTrustedIssuerSHA1(t *testing.T) {
 			}
 		})
 	}
-}
-
-// TestRenewAfterKeyRotation: a token issued just before the signing key is
-// rotated still validates and renews; the renewed token carries the new key.
-func TestRenewAfterKeyRotation(t *testing.T) {
-	sts := testfixture.StartSTS(t, nil)
-	alice := client.Request{Username: "alice", Password: "alice-password", AppliesTo: echoService}
-	token := issue(t, sts, alice)
-
-	rotated, err := devkeys.NewRSA("rotated-sts", time.Now(), 24*time.Hour)
-	if err != nil {
-		t.Fatal(err)
-	}
-	sts.WriteManifest(t, "signing.key.yaml", string(rotated.SecretYAML("dev-sts-signing")))
-	if err := sts.Source.Load(); err != nil {
-		t.Fatal(err)
-	}
-
-	validate := alice
-	validate.RequestType, validate.Target, validate.TokenType = "Validate", token, "status"
-	if code := parse(t, issueOK(t, sts, validate)).FindElement("//Status/Code"); code == nil || code.Text() != nsTrust13+"/status/valid" {
-		t.Fatalf("after the rotation the old token's status is %v, want valid", code)
-	}
-	renew := alice
-	renew.RequestType, renew.Target = "Renew", token
-	renewed := issue(t, sts, renew)
-	certFile := filepath.Join(t.TempDir(), "rotated.crt")
-	if err := os.WriteFile(certFile, rotated.CertPEM, 0o600); err != nil {
-		t.Fatal(err)
-	}
-	verifyWithXmlsec1(t, certFile, renewed, saml.SAML20)
 }
