@@ -5,8 +5,10 @@ decides the SOAP version and the WS-Trust version, the RST children are made
 from the WSDL's schema (RequestType, KeyType) plus a WS-Policy AppliesTo, and
 the credentials are zeep's WS-Security UsernameToken (PasswordText, or
 PasswordDigest with --digest), or with --key/--cert zeep's BinarySignature:
-an X.509 signature over the Body and Timestamp, with which zeep also
-requires and verifies a signature on the response, by the same certificate.
+an X.509 signature over the Body and a wsu:Timestamp (which zeep signs when
+the header has one, and the STS requires on a signed request), with which
+zeep also requires and verifies a signature on the response, by the same
+certificate.
 
 zeep adds WS-Addressing headers (Action, MessageID, To) by itself when the
 WSDL names wsam:Action on the operation, as the STS's WSDL does; adding
@@ -18,6 +20,7 @@ Prints one JSON object on stdout:
 """
 
 import argparse
+import datetime
 import json
 import sys
 
@@ -29,6 +32,8 @@ from zeep import xsd
 from zeep.exceptions import Fault
 from zeep.helpers import serialize_object
 from zeep.transports import Transport
+from zeep.wsse import utils
+from zeep.wsse.compose import Compose
 from zeep.wsse.signature import BinarySignature
 from zeep.wsse.username import UsernameToken
 
@@ -47,6 +52,20 @@ ASSERTIONS = {
     "{urn:oasis:names:tc:SAML:2.0:assertion}Assertion",
     "{urn:oasis:names:tc:SAML:1.0:assertion}Assertion",
 }
+
+
+class Timestamp:
+    """Adds a five-minute wsu:Timestamp to the Security header."""
+
+    def apply(self, envelope, headers):
+        now = datetime.datetime.now(datetime.timezone.utc)
+        utils.get_security_header(envelope).append(utils.WSU.Timestamp(
+            utils.WSU.Created(utils.get_timestamp(now, zulu_timestamp=True)),
+            utils.WSU.Expires(utils.get_timestamp(now + datetime.timedelta(minutes=5), zulu_timestamp=True))))
+        return envelope, headers
+
+    def verify(self, envelope):
+        return envelope
 
 
 def applies_to(address):
@@ -115,9 +134,10 @@ def main():
     if args.key:
         import xmlsec
 
+        wsse.append(Timestamp())
         wsse.append(BinarySignature(args.key, args.cert, signature_method=xmlsec.Transform.RSA_SHA256,
                                     digest_method=xmlsec.Transform.SHA256))
-    client = build_client(args.wsdl, wsse if len(wsse) > 1 else wsse[0])
+    client = build_client(args.wsdl, Compose(wsse))
     service = client.bind("SecurityTokenService", args.port)
     ns = TRUST[args.trust]
     rst = [
