@@ -173,7 +173,9 @@ func (d *Decrypter) decryptData(encData *etree.Element, ed *encryptedData, key [
 	}
 	el, err := parseDecryptedElement(plain, encData.Parent(), d.Limits.WithDefaults())
 	if err != nil {
-		return nil, fmt.Errorf("decrypted %s: %w", ed.algorithm, err)
+		// Plaintext that does not parse is a failed decryption like any
+		// other (a wrong key can yield valid padding).
+		return nil, fmt.Errorf("decrypted %s: %w: %w", ed.algorithm, errDataDecryption, err)
 	}
 	return el, nil
 }

@@ -532,3 +532,25 @@ func decrypterOf(t testing.TB, k testtools.KeyPair) crypto.Decrypter {
 	t.Helper()
 	return notRSADecrypter{k.Key}
 }
+
+// TestMalformedPlaintextNotQuoted: when decrypted octets do not parse, the
+// error (which reaches the log) says so without quoting them, and is the
+// same data-decryption failure as any other.
+func TestMalformedPlaintextNotQuoted(t *testing.T) {
+	key := make([]byte, 16)
+	d := decrypterFor(recipientKey(t), EncryptionPolicy{})
+	outer := parseElement(t, `<r:Root xmlns:r="urn:r"/>`)
+	for _, plain := range []string{"<a>&Sup3rS3cret</a>", "<a>Sup3rS3cret</b>", "<p:Sup3rS3cret/>", `<a p:Sup3rS3cret="x"/>`} {
+		octets, err := encryptData(AES128GCM, key, []byte(plain))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ed := encryptedDataWithKey(t, AES128GCM, octets)
+		outer.AddChild(ed)
+		_, err = d.DecryptElementWithKey(ed, key)
+		outer.RemoveChild(ed)
+		if !errors.Is(err, errDataDecryption) || strings.Contains(err.Error(), "Sup3rS3cret") {
+			t.Errorf("%q: %v; want a data-decryption failure that quotes nothing", plain, err)
+		}
+	}
+}

@@ -123,7 +123,7 @@ func parseDecryptedElement(plain []byte, context *etree.Element, lim soap.Limits
 	doc := etree.NewDocument()
 	doc.ReadSettings.MaxDepth = lim.MaxDepth + 1
 	if err := doc.ReadFromBytes(wrapped.Bytes()); err != nil {
-		return nil, fmt.Errorf("malformed plaintext: %w", err)
+		return nil, fmt.Errorf("malformed plaintext: %w", &soap.MalformedError{Err: err})
 	}
 	wrapper := doc.Root()
 	var el *etree.Element
@@ -159,7 +159,9 @@ func scanFragment(data []byte, lim soap.Limits) error {
 	var malformed *soap.MalformedError
 	switch {
 	case errors.As(err, &malformed):
-		return fmt.Errorf("malformed plaintext: %w", malformed.Err)
+		// The malformed error's own text, never the decoder's: that can
+		// quote the plaintext.
+		return fmt.Errorf("malformed plaintext: %w", malformed)
 	case errors.Is(err, soap.ErrNotOneRoot):
 		return errors.New("malformed plaintext: it closes the element it replaces")
 	case errors.Is(err, soap.ErrTextOutsideDoc):
@@ -172,14 +174,14 @@ func scanFragment(data []byte, lim soap.Limits) error {
 // declaration binds: such a name has no namespace to match on.
 func checkPrefixesBound(el *etree.Element) error {
 	if el.Space != "" && el.NamespaceURI() == "" {
-		return fmt.Errorf("element %s uses an undeclared prefix", el.FullTag())
+		return errors.New("an element uses an undeclared prefix")
 	}
 	for _, a := range el.Attr {
 		if a.Space == "" || a.Space == "xmlns" || a.Space == "xml" {
 			continue
 		}
 		if a.NamespaceURI() == "" {
-			return fmt.Errorf("attribute %s uses an undeclared prefix", a.FullKey())
+			return errors.New("an attribute uses an undeclared prefix")
 		}
 	}
 	for _, c := range el.ChildElements() {
