@@ -325,23 +325,16 @@ func (p *inbound) checkFreshness() error {
 		return soap.NewFault(soap.InvalidSecurity, "A signed request must carry a wsu:Timestamp that the signature covers.", nil)
 	}
 	if h.Timestamp != nil {
-		if err := CheckTimestamp(h.Timestamp, p.now, p.MaxClockSkew, p.maxAge()); err != nil {
+		if err := CheckTimestamp(h.Timestamp, p.now, p.MaxClockSkew, maxMessageAge(p.MaxMessageAge)); err != nil {
 			return err
 		}
 	}
 	for _, ut := range h.UsernameTokens {
-		if err := CheckUsernameTokenFreshness(ut, p.now, p.MaxClockSkew, p.maxAge()); err != nil {
+		if err := CheckUsernameTokenFreshness(ut, p.now, p.MaxClockSkew, maxMessageAge(p.MaxMessageAge)); err != nil {
 			return err
 		}
 	}
 	return nil
-}
-
-func (p *inbound) maxAge() time.Duration {
-	if p.MaxMessageAge > 0 {
-		return p.MaxMessageAge
-	}
-	return DefaultMaxMessageAge
 }
 
 // authenticate names the caller from the verified credentials.

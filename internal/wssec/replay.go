@@ -1,7 +1,6 @@
 package wssec
 
 import (
-	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/binary"
@@ -168,7 +167,7 @@ func (g *ReplayGuard) UsernameToken(ctx context.Context, ut *UsernameToken, now 
 	if ut.CreatedText != "" {
 		start = ut.Created
 	}
-	ttl := start.Add(cmp.Or(g.MaxMessageAge, DefaultMaxMessageAge) + g.MaxSkew).Sub(now)
+	ttl := start.Add(maxMessageAge(g.MaxMessageAge) + g.MaxSkew).Sub(now)
 	return g.seen(ctx, key, ttl, "the UsernameToken nonce was already used")
 }
 

@@ -15,6 +15,15 @@ import (
 // cannot be replayed for long once its replay record is gone.
 const DefaultMaxMessageAge = 5 * time.Minute
 
+// maxMessageAge is d, or DefaultMaxMessageAge when d is not positive: the
+// one place that default is applied.
+func maxMessageAge(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return DefaultMaxMessageAge
+}
+
 // ResponseTimestampWindow is the lifetime of the Timestamp in a response,
 // as AD FS writes it.
 const ResponseTimestampWindow = 5 * time.Minute
@@ -37,10 +46,7 @@ type Timestamp struct {
 // acceptable, before allowing for clock skew: Expires, but no later than
 // Created plus maxAge (DefaultMaxMessageAge when zero).
 func (ts *Timestamp) Deadline(maxAge time.Duration) time.Time {
-	if maxAge <= 0 {
-		maxAge = DefaultMaxMessageAge
-	}
-	limit := ts.Created.Add(maxAge)
+	limit := ts.Created.Add(maxMessageAge(maxAge))
 	if ts.Expires.IsZero() || ts.Expires.After(limit) {
 		return limit
 	}
