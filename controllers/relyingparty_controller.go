@@ -106,10 +106,15 @@ func (r *RelyingPartyReconciler) certificate(ctx context.Context, rp *stsv1alpha
 	// A certificate set with encryption off still encrypts proof keys, and
 	// the STS reads it all the same: it is checked as the STS checks it.
 	if enc == nil || (!enc.Enabled && enc.Certificate == nil) {
-		rp.Status.Certificate = nil
+		rp.Status.Certificate, rp.Status.CertificateSourceVersion = nil, ""
 		return verdict{OK: true, Reason: stsv1alpha1.ReasonNotRequired, Message: "encryption is off: tokens for this relying party are not encrypted"}, nil
 	}
 	const field = "spec.encryption.certificate"
+	version, err := sourceVersion(ctx, r.Client, rp.Namespace, enc.Certificate)
+	if err != nil {
+		return verdict{}, err
+	}
+	rp.Status.CertificateSourceVersion = version
 	certs, err := readCertificates(ctx, r.Client, rp.Namespace, enc.Certificate, field)
 	if err != nil {
 		rp.Status.Certificate = nil

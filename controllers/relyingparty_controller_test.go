@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 )
@@ -173,4 +174,45 @@ func TestRelyingPartyEndpointConflict(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitCondition(t, second, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
+}
+
+// TestRelyingPartyRecordsItsCertificateSourceVersion: the status carries the
+// resourceVersion of the certificate Secret as it changes, and nothing once
+// it is gone, which is what tells STS pods to read it again.
+func TestRelyingPartyRecordsItsCertificateSourceVersion(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-source-version")
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	certPEM, _, _ := makeCert(t, certSpec{cn: "portal.example.com"})
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "portal-cert"}, Data: map[string][]byte{"tls.crt": certPEM}}
+	create(t, secret)
+	rp := newRP(ns, "portal", "corp-sts", "https://portal.example.com/")
+	rp.Spec.Encryption = &stsv1alpha1.EncryptionSpec{Enabled: true, Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: secret.Name}}}
+	create(t, rp)
+	recorded := func(want string) {
+		t.Helper()
+		eventually(t, "certificateSourceVersion "+want, func() string {
+			if err := cluster.client.Get(context.Background(), client.ObjectKeyFromObject(rp), rp); err != nil {
+				return err.Error()
+			}
+			if got := rp.Status.CertificateSourceVersion; got != want {
+				return fmt.Sprintf("is %q", got)
+			}
+			return ""
+		})
+	}
+	recorded(secret.ResourceVersion)
+
+	rotated, _, _ := makeCert(t, certSpec{cn: "portal.example.com"})
+	secret.Data = map[string][]byte{"tls.crt": rotated}
+	if err := cluster.client.Update(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	recorded(secret.ResourceVersion)
+
+	if err := cluster.client.Delete(context.Background(), secret); err != nil {
+		t.Fatal(err)
+	}
+	recorded("")
+	waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, metav1.ConditionFalse, ReasonSecretNotFound)
 }

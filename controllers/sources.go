@@ -9,6 +9,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -27,6 +28,30 @@ type sourceError struct {
 }
 
 func (e *sourceError) Error() string { return e.Message }
+
+// sourceVersion is the resourceVersion of the Secret or ConfigMap a
+// certificate source names, from the metadata cache; "" when it names none
+// or the object does not exist.
+func sourceVersion(ctx context.Context, c client.Reader, ns string, src *stsv1alpha1.CertificateSource) (string, error) {
+	meta := &metav1.PartialObjectMetadata{}
+	var name string
+	switch {
+	case src == nil:
+		return "", nil
+	case src.SecretRef != nil:
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("Secret"))
+		name = src.SecretRef.Name
+	case src.ConfigMapRef != nil:
+		meta.SetGroupVersionKind(corev1.SchemeGroupVersion.WithKind("ConfigMap"))
+		name = src.ConfigMapRef.Name
+	default:
+		return "", nil
+	}
+	if err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, meta); err != nil {
+		return "", client.IgnoreNotFound(err)
+	}
+	return meta.ResourceVersion, nil
+}
 
 // readCertificates reads the certificates of a source in namespace ns. field
 // is the source's path in the spec, for messages. A *sourceError means the

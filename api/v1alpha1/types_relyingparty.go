@@ -243,6 +243,14 @@ type RelyingPartyStatus struct {
 	// +optional
 	Certificate *CertificateInfo `json:"certificate,omitempty"`
 
+	// CertificateSourceVersion is the resourceVersion of the Secret or
+	// ConfigMap that holds the encryption certificate, as the operator last
+	// saw it; empty while it does not exist. STS pods read that object again
+	// when this changes instead of each watching it, which keeps a pod that
+	// serves thousands of relying parties small.
+	// +optional
+	CertificateSourceVersion string `json:"certificateSourceVersion,omitempty"`
+
 	// ObservedGeneration is the generation the status describes.
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`

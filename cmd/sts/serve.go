@@ -62,7 +62,7 @@ func serve(args []string) error {
 	registry.MustRegister(reloadErrors)
 	builder := &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)}
 	if *kube {
-		if err := startKube(ctx, *namespace, *name, builder, holder, reloadErrors, log); err != nil {
+		if err := startKube(ctx, *namespace, *name, builder, holder, reloadErrors, registry, log); err != nil {
 			return err
 		}
 	} else if err := startFolder(ctx, *manifests, builder, holder, reloadErrors, log); err != nil {
@@ -199,7 +199,7 @@ func startFolder(ctx context.Context, dir string, builder *source.Builder, holde
 
 // startKube follows the resources in the API server (in-cluster, or the
 // KUBECONFIG of the environment). The STS is ready once a policy is loaded.
-func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, log logr.Logger) error {
+func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, registry prometheus.Registerer, log logr.Logger) error {
 	if namespace == "" || name == "" {
 		return errors.New("--kube needs --namespace and --name of the SecurityTokenService")
 	}
@@ -207,7 +207,12 @@ func startKube(ctx context.Context, namespace, name string, builder *source.Buil
 	if err != nil {
 		return fmt.Errorf("connecting to the API server: %w", err)
 	}
-	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors}
+	watches := prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Name: "trustbroker_source_watches",
+		Help: "Watches this pod holds on Secrets and ConfigMaps, one per name the STS and its trusted issuers refer to (relying parties' certificate sources are read, not watched).",
+	}, []string{"resource"})
+	registry.MustRegister(watches)
+	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors, Watches: watches}
 	go func() {
 		if err := src.Run(ctx); err != nil {
 			log.Error(err, "following the API server stopped; the current policy stays in force")

@@ -39,7 +39,8 @@ type Builder struct {
 	// Passwords remembers verified passwords across snapshots.
 	Passwords *userstore.VerifiedCache
 
-	ldap ldapStores
+	ldap  ldapStores
+	certs parsedCertificates
 }
 
 // Problem is an object, or a part of one, that could not be used. Only the
@@ -90,7 +91,8 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 	if err != nil {
 		return nil, nil, err
 	}
-	r := resolver{objs: objs, namespace: sts.Namespace}
+	r := resolver{objs: objs, namespace: sts.Namespace, parse: b.certs.parse}
+	defer b.certs.sweep()
 	snap := &policy.Snapshot{}
 	if prev != nil {
 		snap.Generation = prev.Generation
@@ -324,7 +326,7 @@ func x509Auth(x *stsv1alpha1.X509Spec, r resolver, report func(err error, msg st
 		data, err := r.secretKey(*x.TrustedCASecretRef, "ca.crt")
 		var cas []*x509.Certificate
 		if err == nil {
-			cas, err = pki.ParseCertificates(data)
+			cas, err = r.parse(data)
 		}
 		if err != nil {
 			report(fmt.Errorf("x509.trustedCASecretRef: %w", err), "client certificates issued by these CAs are refused until the Secret is fixed")

@@ -1,16 +1,15 @@
 package source
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 	corev1 "k8s.io/api/core/v1"
-	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/kubernetes"
@@ -30,8 +29,10 @@ const kubeSettle = 50 * time.Millisecond
 
 // KubeSource keeps a policy.Holder in step with the Kubernetes API: it
 // watches the namespace's SecurityTokenServices, RelyingParties and
-// TrustedIssuers, and each Secret and ConfigMap they name (by name only: the
-// pod's Role lets it read those and no others). Every change becomes a new
+// TrustedIssuers, and each Secret and ConfigMap the STS and its trusted
+// issuers name (by name only: the pod's Role lets it read those and no
+// others); the relying parties' certificate sources are read when the
+// operator records a change (kube_fetched.go). Every change becomes a new
 // snapshot, in which an object that cannot be used is left out (only the
 // signing key keeps its last good version, see Builder.Build); if the API
 // server goes away, the last snapshot stays in force.
@@ -43,20 +44,19 @@ type KubeSource struct {
 	Log       logr.Logger
 	// ReloadErrors, when set, counts changes that could not be loaded.
 	ReloadErrors prometheus.Counter
+	// Watches, when set, is the number of watches on Secrets and ConfigMaps
+	// by name, labelled by resource.
+	Watches *prometheus.GaugeVec
+	// Resync is how often the relying parties' certificate sources are read
+	// again whether or not the operator recorded a change; 0 means 10
+	// minutes.
+	Resync time.Duration
 
-	cache   ctrlcache.Cache
-	clients kubernetes.Interface
-	changed chan struct{}
-
-	mu         sync.Mutex
-	secrets    map[string]*namedWatch
-	configMaps map[string]*namedWatch
-}
-
-// namedWatch is an informer on one object, by name.
-type namedWatch struct {
-	informer toolscache.SharedIndexInformer
-	stop     context.CancelFunc
+	cache      ctrlcache.Cache
+	changed    chan struct{}
+	secrets    *namedWatches[*corev1.Secret]
+	configMaps *namedWatches[*corev1.ConfigMap]
+	fetched    *fetchedObjects
 }
 
 // Run watches until ctx ends. It returns once the first snapshot could not
@@ -70,11 +70,16 @@ func (k *KubeSource) Run(ctx context.Context) error {
 	if k.cache, err = ctrlcache.New(k.Config, ctrlcache.Options{Scheme: scheme, DefaultNamespaces: map[string]ctrlcache.Config{k.Namespace: {}}}); err != nil {
 		return fmt.Errorf("creating the cache: %w", err)
 	}
-	if k.clients, err = kubernetes.NewForConfig(k.Config); err != nil {
+	clients, err := kubernetes.NewForConfig(namedConfig(k.Config))
+	if err != nil {
 		return err
 	}
 	k.changed = make(chan struct{}, 1)
-	k.secrets, k.configMaps = map[string]*namedWatch{}, map[string]*namedWatch{}
+	core := clients.CoreV1()
+	k.secrets = newNamedWatches(core.Secrets(k.Namespace), core.RESTClient(), k.Namespace, "secrets", k.notify, k.Log)
+	k.configMaps = newNamedWatches(core.ConfigMaps(k.Namespace), core.RESTClient(), k.Namespace, "configmaps", k.notify, k.Log)
+	k.fetched = &fetchedObjects{secrets: core.Secrets(k.Namespace), configMaps: core.ConfigMaps(k.Namespace), log: k.Log}
+	go k.fetched.resync(ctx, cmp.Or(k.Resync, 10*time.Minute), k.notify)
 
 	for _, obj := range []client.Object{&stsv1alpha1.SecurityTokenService{}, &stsv1alpha1.RelyingParty{}, &stsv1alpha1.TrustedIssuer{}} {
 		inf, err := k.cache.GetInformer(ctx, obj)
@@ -100,7 +105,8 @@ func (k *KubeSource) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
-			k.stopAll()
+			k.secrets.StopAll()
+			k.configMaps.StopAll()
 			return nil
 		case <-k.changed:
 			timer.Reset(kubeSettle)
@@ -110,17 +116,30 @@ func (k *KubeSource) Run(ctx context.Context) error {
 	}
 }
 
+// namedConfig is the API client configuration of the named watches:
+// protobuf, which costs less to decode than JSON, and a request rate that
+// lets a pod start thousands of them in seconds (one GET and one WATCH
+// each); the API server's priority and fairness still bounds it.
+func namedConfig(c *rest.Config) *rest.Config {
+	c = rest.CopyConfig(c)
+	c.ContentType = "application/vnd.kubernetes.protobuf"
+	c.QPS, c.Burst = 500, 1000
+	return c
+}
+
 func (k *KubeSource) onChange() toolscache.ResourceEventHandler {
-	notify := func() {
-		select {
-		case k.changed <- struct{}{}:
-		default:
-		}
-	}
 	return toolscache.ResourceEventHandlerFuncs{
-		AddFunc:    func(any) { notify() },
-		UpdateFunc: func(any, any) { notify() },
-		DeleteFunc: func(any) { notify() },
+		AddFunc:    func(any) { k.notify() },
+		UpdateFunc: func(any, any) { k.notify() },
+		DeleteFunc: func(any) { k.notify() },
+	}
+}
+
+// notify asks for a rebuild.
+func (k *KubeSource) notify() {
+	select {
+	case k.changed <- struct{}{}:
+	default:
 	}
 }
 
@@ -138,7 +157,8 @@ func (k *KubeSource) rebuild(ctx context.Context) {
 }
 
 // objects lists the trustbroker objects and, after bringing the per-name
-// watches in line with what they reference, the Secrets and ConfigMaps.
+// watches and the fetched objects in line with what they reference, the
+// Secrets and ConfigMaps.
 func (k *KubeSource) objects(ctx context.Context) (*Objects, error) {
 	var stss stsv1alpha1.SecurityTokenServiceList
 	var rps stsv1alpha1.RelyingPartyList
@@ -161,71 +181,47 @@ func (k *KubeSource) objects(ctx context.Context) (*Objects, error) {
 	if err != nil {
 		return nil, err
 	}
-	refs := ReferencesOf(sts, objs.RelyingParties, objs.TrustedIssuers)
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.watchNames(ctx, k.secrets, refs.Secrets, "secrets", &corev1.Secret{})
-	k.watchNames(ctx, k.configMaps, refs.ConfigMaps, "configmaps", &corev1.ConfigMap{})
-	for _, w := range k.secrets {
-		for _, o := range w.informer.GetStore().List() {
-			s := o.(*corev1.Secret)
-			objs.Secrets[Key(s.Namespace, s.Name)] = s
-		}
+	// The STS's own objects and the trusted issuers' are watched; the
+	// relying parties' certificate sources are read (kube_fetched.go).
+	watched := ReferencesOf(sts, nil, objs.TrustedIssuers)
+	k.await(ctx, "secrets", k.secrets.Set(ctx, watched.Secrets))
+	k.await(ctx, "configmaps", k.configMaps.Set(ctx, watched.ConfigMaps))
+	secrets, nSecrets := k.secrets.Objects()
+	configMaps, nConfigMaps := k.configMaps.Objects()
+	fetchedSecrets, fetchedConfigMaps := k.fetched.Sync(ctx, encryptionSources(sts, objs.RelyingParties))
+	// A watched copy is never older than a fetched one.
+	for _, s := range append(fetchedSecrets, secrets...) {
+		objs.Secrets[Key(s.Namespace, s.Name)] = s
 	}
-	for _, w := range k.configMaps {
-		for _, o := range w.informer.GetStore().List() {
-			c := o.(*corev1.ConfigMap)
-			objs.ConfigMaps[Key(c.Namespace, c.Name)] = c
-		}
+	for _, c := range append(fetchedConfigMaps, configMaps...) {
+		objs.ConfigMaps[Key(c.Namespace, c.Name)] = c
+	}
+	if k.Watches != nil {
+		k.Watches.WithLabelValues("secrets").Set(float64(nSecrets))
+		k.Watches.WithLabelValues("configmaps").Set(float64(nConfigMaps))
 	}
 	return objs, nil
 }
 
-// watchNames starts an informer for each wanted name not yet watched, waits
-// for the new ones to sync, and stops those no longer wanted.
-func (k *KubeSource) watchNames(ctx context.Context, watches map[string]*namedWatch, want []string, resource string, obj runtime.Object) {
-	wanted := map[string]bool{}
-	var started []toolscache.InformerSynced
-	for _, name := range want {
-		wanted[name] = true
-		if watches[name] != nil {
-			continue
-		}
-		lw := toolscache.NewFilteredListWatchFromClient(k.clients.CoreV1().RESTClient(), resource, k.Namespace, func(o *metav1.ListOptions) {
-			o.FieldSelector = "metadata.name=" + name
-		})
-		inf := toolscache.NewSharedIndexInformer(lw, obj, 0, toolscache.Indexers{})
-		if _, err := inf.AddEventHandler(k.onChange()); err != nil {
-			k.Log.Error(err, "watching", "resource", resource, "name", name)
-			continue
-		}
-		wctx, stop := context.WithCancel(ctx)
-		go inf.RunWithContext(wctx)
-		watches[name] = &namedWatch{informer: inf, stop: stop}
-		started = append(started, inf.HasSynced)
-	}
-	for name, w := range watches {
-		if !wanted[name] {
-			w.stop()
-			delete(watches, name)
-		}
-	}
-	if len(started) > 0 {
-		syncCtx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		if !toolscache.WaitForCacheSync(syncCtx.Done(), started...) {
-			k.Log.Info("some watched objects did not sync in time; they count as missing until they do", "resource", resource)
-		}
-	}
-}
+// namedSyncTimeout bounds the wait for newly named objects' first reads
+// before a rebuild goes on without them (they count as missing until read).
+const namedSyncTimeout = 30 * time.Second
 
-func (k *KubeSource) stopAll() {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	for _, w := range k.secrets {
-		w.stop()
+// await waits for the first reads of newly watched objects.
+func (k *KubeSource) await(ctx context.Context, resource string, started []<-chan struct{}) {
+	if len(started) == 0 {
+		return
 	}
-	for _, w := range k.configMaps {
-		w.stop()
+	deadline := time.NewTimer(namedSyncTimeout)
+	defer deadline.Stop()
+	for i, synced := range started {
+		select {
+		case <-synced:
+		case <-ctx.Done():
+			return
+		case <-deadline.C:
+			k.Log.Info("some referenced objects could not be read in time; they count as missing until they are", "resource", resource, "waiting", len(started)-i)
+			return
+		}
 	}
 }

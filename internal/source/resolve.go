@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/trustbroker/trustbroker/internal/pki"
-
 	corev1 "k8s.io/api/core/v1"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
@@ -17,6 +15,8 @@ import (
 type resolver struct {
 	objs      *Objects
 	namespace string
+	// parse reads PEM certificates (remembering them across builds).
+	parse func([]byte) ([]*x509.Certificate, error)
 }
 
 func (r resolver) secret(name string) (*corev1.Secret, error) {
@@ -82,7 +82,7 @@ func (r resolver) certificates(src *stsv1alpha1.CertificateSource) ([]*x509.Cert
 			return nil, err
 		}
 	}
-	return pki.ParseCertificates(data)
+	return r.parse(data)
 }
 
 // pickKey returns data[key], or with no key given data["ca.crt"], then data["tls.crt"].

@@ -44,9 +44,18 @@ type cluster struct {
 
 func startCluster(t testing.TB) *cluster {
 	t.Helper()
+	cl := newCluster(t)
+	startOperator(t, cl.api)
+	cl.stsURL = startSTS(t, cl.api, 30*time.Second).url
+	return cl
+}
+
+// newCluster starts an API server holding the "sts" SecurityTokenService,
+// its signing key and its users, with no operator and no STS process yet.
+func newCluster(t testing.TB) *cluster {
+	t.Helper()
 	api := apiserver.Start(t)
 	cl := &cluster{api: api, c: api.Client}
-	startOperator(t, api)
 
 	var err error
 	if cl.signing, err = devkeys.NewRSA("sts.example.com", time.Now(), 24*time.Hour); err != nil {
@@ -68,7 +77,6 @@ func startCluster(t testing.TB) *cluster {
 			t.Fatal(err)
 		}
 	}
-	cl.stsURL = startSTS(t, api)
 	return cl
 }
 
@@ -102,9 +110,17 @@ func startOperator(t testing.TB, api *apiserver.Server) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// stsProcess is a running `sts serve --kube`.
+type stsProcess struct {
+	url     string // the /sts endpoint
+	metrics string // host:port of /metrics and /readyz
+	pid     int
+}
+
 // startSTS builds cmd/sts and runs `sts serve --kube` against the API
-// server, as the operator's Deployment would, until the test ends.
-func startSTS(t testing.TB, api *apiserver.Server) string {
+// server, as the operator's Deployment would, until the test ends. It
+// returns once the STS is ready, waiting at most ready.
+func startSTS(t testing.TB, api *apiserver.Server, ready time.Duration) *stsProcess {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sts")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sts")
@@ -132,7 +148,7 @@ func startSTS(t testing.TB, api *apiserver.Server) string {
 			t.Logf("sts log:\n%s", log)
 		}
 	})
-	waitFor(t, "the STS to be ready", func() bool {
+	waitWithin(t, ready, "the STS to be ready", func() bool {
 		resp, err := http.Get("http://" + metrics + "/readyz")
 		if err != nil {
 			return false
@@ -140,12 +156,17 @@ func startSTS(t testing.TB, api *apiserver.Server) string {
 		resp.Body.Close()
 		return resp.StatusCode == http.StatusOK
 	})
-	return "http://" + listen + "/sts"
+	return &stsProcess{url: "http://" + listen + "/sts", metrics: metrics, pid: cmd.Process.Pid}
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
+	waitWithin(t, 30*time.Second, what, cond)
+}
+
+func waitWithin(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(limit); time.Now().Before(deadline); time.Sleep(25 * time.Millisecond) {
 		if cond() {
 			return
 		}
@@ -167,6 +188,17 @@ func (cl *cluster) ask(t testing.TB, appliesTo string) (int, string) {
 func relyingParty(name, endpoint string, attrs ...stsv1alpha1.AttributeMapping) *stsv1alpha1.RelyingParty {
 	return &stsv1alpha1.RelyingParty{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name}, Spec: stsv1alpha1.RelyingPartySpec{
 		STSRef: stsv1alpha1.LocalObjectReference{Name: "sts"}, Endpoint: endpoint, Attributes: attrs}}
+}
+
+// encryptingRelyingParty is a relying party whose tokens are encrypted to
+// the certificate in its own Secret, and that Secret.
+func encryptingRelyingParty(name, endpoint string, cert *devkeys.Pair) []client.Object {
+	secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name + "-encryption"},
+		Data: map[string][]byte{"tls.crt": cert.CertPEM}}
+	rp := relyingParty(name, endpoint)
+	rp.Spec.Encryption = &stsv1alpha1.EncryptionSpec{Enabled: true,
+		Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: secret.Name}}}
+	return []client.Object{secret, rp}
 }
 
 // TestResourcesDriveTheSTS: relying parties and keys managed through the
@@ -262,4 +294,41 @@ func TestExpiredCertificateIsDescribed(t *testing.T) {
 	if !strings.Contains(out, "CertificateValid") || !strings.Contains(out, "False") {
 		t.Errorf("kubectl describe rp:\n%s", out)
 	}
+}
+
+// TestRelyingPartyCertificateRotation: a relying party's encryption
+// certificate, which STS pods read rather than watch, is rotated in its
+// Secret: the operator records the change and the next tokens are
+// encrypted to the new certificate, with no restart.
+func TestRelyingPartyCertificateRotation(t *testing.T) {
+	cl := startCluster(t)
+	ctx := context.Background()
+	first, err := devkeys.NewRSA("app.example.com", time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs := encryptingRelyingParty("app", "urn:test:app", first)
+	for _, o := range objs {
+		if err := cl.c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	encryptedTo := func(p *devkeys.Pair) func() bool {
+		return func() bool {
+			status, body := cl.ask(t, "urn:test:app")
+			return status == http.StatusOK && strings.Contains(body, base64.StdEncoding.EncodeToString(p.Cert.Raw))
+		}
+	}
+	waitFor(t, "a token encrypted to the first certificate", encryptedTo(first))
+
+	second, err := devkeys.NewRSA("app.example.com", time.Now(), 24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := objs[0].(*corev1.Secret)
+	secret.Data = map[string][]byte{"tls.crt": second.CertPEM}
+	if err := cl.c.Update(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "tokens encrypted to the rotated certificate", encryptedTo(second))
 }
