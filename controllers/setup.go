@@ -37,10 +37,10 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 	if err := (&SecurityTokenServiceReconciler{Client: c, Recorder: rec, Now: opts.Now, DefaultImage: opts.STSImage, ImagePullSecrets: opts.STSImagePullSecrets}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SecurityTokenService reconciler: %w", err)
 	}
-	if err := (&RelyingPartyReconciler{Client: c, Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&RelyingPartyReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RelyingParty reconciler: %w", err)
 	}
-	if err := (&TrustedIssuerReconciler{Client: c, Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&TrustedIssuerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the TrustedIssuer reconciler: %w", err)
 	}
 	return nil
