@@ -16,10 +16,13 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apiextensionsv1 "k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/yaml"
 
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/testtools/apiserver"
 )
@@ -244,5 +247,28 @@ func TestInstall(t *testing.T) {
 	}
 	if !d.Spec.Template.Spec.HostNetwork || len(d.Spec.Template.Spec.ImagePullSecrets) != 2 {
 		t.Errorf("after the upgrade: hostNetwork %v, imagePullSecrets %v", d.Spec.Template.Spec.HostNetwork, d.Spec.Template.Spec.ImagePullSecrets)
+	}
+
+	// helm uninstall removes the operator and leaves the CRDs, and so the
+	// resources, in place (the README's Uninstall section).
+	if err := stsv1alpha1.AddToScheme(scheme.Scheme); err != nil {
+		t.Fatal(err)
+	}
+	sts := &stsv1alpha1.SecurityTokenService{
+		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kept"},
+		Spec: stsv1alpha1.SecurityTokenServiceSpec{
+			Issuer: "urn:example:sts", Endpoint: "https://sts.example.com/sts",
+			Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}},
+		},
+	}
+	if err := c.Create(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	helm(t, "uninstall", "tb", "--kubeconfig", api.Kubeconfig, "--namespace", "trustbroker-system")
+	if err := c.Get(ctx, client.ObjectKeyFromObject(&d), &appsv1.Deployment{}); !apierrors.IsNotFound(err) {
+		t.Errorf("the operator's Deployment after helm uninstall: %v, want it gone", err)
+	}
+	if err := c.Get(ctx, client.ObjectKeyFromObject(sts), sts); err != nil {
+		t.Errorf("the SecurityTokenService after helm uninstall: %v, want it kept with its CRD", err)
 	}
 }
