@@ -29,6 +29,8 @@ type RelyingPartyReconciler struct {
 	client.Client
 	// Recorder records an event whenever a condition changes.
 	Recorder events.EventRecorder
+	// APIReader reads from the API server, bypassing the cache.
+	APIReader client.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -73,7 +75,7 @@ func (r *RelyingPartyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 // may claim the same endpoint and match.
 func (r *RelyingPartyReconciler) accepted(ctx context.Context, rp *stsv1alpha1.RelyingParty) (verdict, error) {
 	stsName := rp.Spec.STSRef.Name
-	ok, err := stsExists(ctx, r.Client, rp.Namespace, stsName)
+	ok, err := stsExists(ctx, r.Client, r.APIReader, rp.Namespace, stsName)
 	if err != nil || !ok {
 		return stsNotFound(rp.Namespace, stsName), err
 	}
@@ -163,10 +165,17 @@ func (r *RelyingPartyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Complete(r)
 }
 
-// stsExists reports whether the SecurityTokenService exists and is not being deleted.
-func stsExists(ctx context.Context, c client.Reader, ns, name string) (bool, error) {
+// stsExists reports whether the SecurityTokenService exists and is not being
+// deleted. The cache may not yet hold an STS created just before the
+// resource that names it (`kubectl apply` of both), so a miss is confirmed
+// with the API server before STSNotFound is reported.
+func stsExists(ctx context.Context, cached, api client.Reader, ns, name string) (bool, error) {
 	var sts stsv1alpha1.SecurityTokenService
-	err := c.Get(ctx, types.NamespacedName{Namespace: ns, Name: name}, &sts)
+	key := types.NamespacedName{Namespace: ns, Name: name}
+	err := cached.Get(ctx, key, &sts)
+	if apierrors.IsNotFound(err) {
+		err = api.Get(ctx, key, &sts)
+	}
 	switch {
 	case apierrors.IsNotFound(err):
 		return false, nil
@@ -180,7 +189,7 @@ func stsExists(ctx context.Context, c client.Reader, ns, name string) (bool, err
 func stsNotFound(ns, name string) verdict {
 	return verdict{
 		Reason:  stsv1alpha1.ReasonSTSNotFound,
-		Message: fmt.Sprintf("SecurityTokenService %s not found in namespace %s: create it or fix spec.stsRef.name", name, ns),
+		Message: fmt.Sprintf("SecurityTokenService %s not found in namespace %s: create it or fix spec.stsRef.name (this clears by itself once it exists)", name, ns),
 	}
 }
 

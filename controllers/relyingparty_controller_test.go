@@ -21,7 +21,7 @@ func TestRelyingPartyWaitsForItsSTS(t *testing.T) {
 	create(t, rp)
 
 	c := waitCondition(t, rp, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonSTSNotFound)
-	want := "SecurityTokenService corp-sts not found in namespace " + ns + ": create it or fix spec.stsRef.name"
+	want := "SecurityTokenService corp-sts not found in namespace " + ns + ": create it or fix spec.stsRef.name (this clears by itself once it exists)"
 	if c.Message != want {
 		t.Errorf("Accepted message %q, want %q", c.Message, want)
 	}

@@ -75,10 +75,11 @@ const (
 )
 
 // renderDeployment renders the STS pods. The pod template depends only on
-// what the pod cannot reload by itself (image, name, whether it serves TLS);
-// relying parties, trusted issuers, users and keys are watched by the pods,
-// so changing them must not roll the pods.
-func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *appsv1ac.DeploymentApplyConfiguration {
+// what the pod cannot reload by itself (image, name, whether it serves TLS,
+// spec.podTemplate, the pull secrets); relying parties, trusted issuers,
+// users and keys are watched by the pods, so changing them must not roll the
+// pods.
+func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string, pullSecrets []string) (*appsv1ac.DeploymentApplyConfiguration, error) {
 	args := []string{
 		"serve", "--kube",
 		"--namespace", sts.Namespace,
@@ -95,9 +96,13 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 		args = append(args, "--tls-listen", portAddr(httpsPort))
 		ports = append(ports, corev1ac.ContainerPort().WithName("https").WithContainerPort(httpsPort).WithProtocol(corev1.ProtocolTCP))
 	}
+	resources, err := containerResources(sts)
+	if err != nil {
+		return nil, err
+	}
 
 	container := corev1ac.Container().
-		WithName("sts").
+		WithName(stsContainer).
 		WithImage(image).
 		WithCommand("/sts").
 		WithArgs(args...).
@@ -109,14 +114,7 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 			WithPrivileged(false).
 			WithCapabilities(corev1ac.Capabilities().WithDrop("ALL")).
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
-		WithResources(corev1ac.ResourceRequirements().
-			WithRequests(corev1.ResourceList{
-				corev1.ResourceCPU:    resource.MustParse("100m"),
-				corev1.ResourceMemory: resource.MustParse("64Mi"),
-			}).
-			WithLimits(corev1.ResourceList{
-				corev1.ResourceMemory: resource.MustParse("512Mi"),
-			})).
+		WithResources(resources).
 		WithLivenessProbe(corev1ac.Probe().
 			WithHTTPGet(corev1ac.HTTPGetAction().WithPath("/healthz").WithPort(intstr.FromString("metrics"))).
 			WithPeriodSeconds(10).
@@ -130,6 +128,9 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 		// The root filesystem is read-only; a writable /tmp keeps the Go
 		// runtime and libraries that spill to disk working.
 		WithVolumeMounts(corev1ac.VolumeMount().WithName("tmp").WithMountPath("/tmp"))
+	if env := goMemLimit(resources); env != nil {
+		container.WithEnv(env)
+	}
 
 	pod := corev1ac.PodSpec().
 		WithServiceAccountName(sts.Name).
@@ -139,16 +140,21 @@ func renderDeployment(sts *stsv1alpha1.SecurityTokenService, image string) *apps
 			WithSeccompProfile(corev1ac.SeccompProfile().WithType(corev1.SeccompProfileTypeRuntimeDefault))).
 		WithContainers(container).
 		WithVolumes(corev1ac.Volume().WithName("tmp").WithEmptyDir(corev1ac.EmptyDirVolumeSource().WithSizeLimit(resource.MustParse("64Mi"))))
+	if err := withPodTemplate(pod, sts, pullSecrets); err != nil {
+		return nil, err
+	}
 
+	template := corev1ac.PodTemplateSpec().WithLabels(podLabels(sts)).WithSpec(pod)
+	if a := podTemplate(sts).Metadata.Annotations; len(a) > 0 {
+		template.WithAnnotations(a)
+	}
 	return appsv1ac.Deployment(sts.Name, sts.Namespace).
 		WithLabels(objectLabels(sts)).
 		WithOwnerReferences(ownerReference(sts)).
 		WithSpec(appsv1ac.DeploymentSpec().
 			WithReplicas(replicas(sts)).
 			WithSelector(metav1ac.LabelSelector().WithMatchLabels(stsLabels(sts))).
-			WithTemplate(corev1ac.PodTemplateSpec().
-				WithLabels(stsLabels(sts)).
-				WithSpec(pod)))
+			WithTemplate(template)), nil
 }
 
 // renderService renders the Service in front of the STS pods: port 80 (and

@@ -56,6 +56,9 @@ type SecurityTokenServiceReconciler struct {
 	Now func() time.Time
 	// DefaultImage is the STS container image used when spec.image is empty.
 	DefaultImage string
+	// ImagePullSecrets name the Secrets every STS pod pulls its image with,
+	// before those of spec.podTemplate.
+	ImagePullSecrets []string
 }
 
 // Reconcile brings one SecurityTokenService's objects and status up to date.
@@ -195,7 +198,10 @@ func (r *SecurityTokenServiceReconciler) apply(ctx context.Context, sts *stsv1al
 	}
 	// The Deployment goes last: the response to applying it carries its
 	// status, which decides Available without waiting for the cache.
-	deployment := renderDeployment(sts, image)
+	deployment, err := renderDeployment(sts, image, r.ImagePullSecrets)
+	if err != nil {
+		return verdict{Reason: ReasonRenderFailed, Message: fmt.Sprintf("the Deployment %s cannot be rendered: %v", sts.Name, err)}, nil
+	}
 	objects := []struct {
 		kind string
 		obj  runtime.ApplyConfiguration

@@ -93,6 +93,9 @@ func TestSecurityTokenServiceRendersItsObjects(t *testing.T) {
 			t.Errorf("probe %s: %+v", name, p)
 		}
 	}
+	if !slices.Equal(pod.ImagePullSecrets, []corev1.LocalObjectReference{{Name: testPullSecret}}) {
+		t.Errorf("image pull secrets %v, want the operator's %s", pod.ImagePullSecrets, testPullSecret)
+	}
 	if pod.ServiceAccountName != "corp-sts" {
 		t.Errorf("service account %q", pod.ServiceAccountName)
 	}

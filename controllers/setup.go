@@ -17,6 +17,9 @@ const EventSource = "trustbroker-operator"
 type Options struct {
 	// STSImage is the STS container image used when an STS sets no spec.image.
 	STSImage string
+	// STSImagePullSecrets name the Secrets every STS pod pulls its image
+	// with; a SecurityTokenService can add more.
+	STSImagePullSecrets []string
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -31,13 +34,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("creating the reconcilers' client: %w", err)
 	}
 	rec := mgr.GetEventRecorder(EventSource)
-	if err := (&SecurityTokenServiceReconciler{Client: c, Recorder: rec, Now: opts.Now, DefaultImage: opts.STSImage}).SetupWithManager(mgr); err != nil {
+	if err := (&SecurityTokenServiceReconciler{Client: c, Recorder: rec, Now: opts.Now, DefaultImage: opts.STSImage, ImagePullSecrets: opts.STSImagePullSecrets}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SecurityTokenService reconciler: %w", err)
 	}
-	if err := (&RelyingPartyReconciler{Client: c, Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&RelyingPartyReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RelyingParty reconciler: %w", err)
 	}
-	if err := (&TrustedIssuerReconciler{Client: c, Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
+	if err := (&TrustedIssuerReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the TrustedIssuer reconciler: %w", err)
 	}
 	return nil

@@ -28,6 +28,10 @@ import (
 // testImage is the operator's default STS image in the tests.
 const testImage = "registry.example.com/trustbroker/sts:test"
 
+// testPullSecret is the image pull Secret the operator gives every STS pod
+// in the tests, as the Helm chart's imagePullSecrets would.
+const testPullSecret = "registry-credentials"
+
 // cluster is the API server, with the operator's reconcilers running against
 // it, that the envtest tests in this package use.
 var cluster struct {
@@ -111,7 +115,7 @@ func startOperator(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme
 	if err != nil {
 		return nil, fmt.Errorf("creating the manager: %w", err)
 	}
-	if err := Setup(ctx, mgr, Options{STSImage: testImage}); err != nil {
+	if err := Setup(ctx, mgr, Options{STSImage: testImage, STSImagePullSecrets: []string{testPullSecret}}); err != nil {
 		return nil, err
 	}
 	stopped := make(chan struct{})

@@ -25,6 +25,8 @@ type TrustedIssuerReconciler struct {
 	client.Client
 	// Recorder records an event whenever a condition changes.
 	Recorder events.EventRecorder
+	// APIReader reads from the API server, bypassing the cache.
+	APIReader client.Reader
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -70,7 +72,7 @@ func (r *TrustedIssuerReconciler) Reconcile(ctx context.Context, req ctrl.Reques
 // (policy.ResolveClaims) may claim the same issuer name.
 func (r *TrustedIssuerReconciler) accepted(ctx context.Context, ti *stsv1alpha1.TrustedIssuer) (verdict, error) {
 	stsName := ti.Spec.STSRef.Name
-	ok, err := stsExists(ctx, r.Client, ti.Namespace, stsName)
+	ok, err := stsExists(ctx, r.Client, r.APIReader, ti.Namespace, stsName)
 	if err != nil || !ok {
 		return stsNotFound(ti.Namespace, stsName), err
 	}

@@ -42,8 +42,9 @@ const (
 // +kubebuilder:printcolumn:name="STS",type=string,JSONPath=`.spec.stsRef.name`
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.endpoint`
 // +kubebuilder:printcolumn:name="Token Type",type=string,JSONPath=`.spec.tokenType`
-// +kubebuilder:printcolumn:name="Cert Expiry",type=date,JSONPath=`.status.certificate.notAfter`
+// +kubebuilder:printcolumn:name="Cert Expiry",type=string,JSONPath=`.status.certificate.notAfter`,description="When the encryption certificate expires (RFC 3339, UTC)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type RelyingParty struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`

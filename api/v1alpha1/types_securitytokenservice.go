@@ -33,8 +33,9 @@ const (
 // +kubebuilder:printcolumn:name="Endpoint",type=string,JSONPath=`.spec.endpoint`
 // +kubebuilder:printcolumn:name="Replicas",type=integer,JSONPath=`.status.readyReplicas`
 // +kubebuilder:printcolumn:name="RPs",type=integer,JSONPath=`.status.relyingParties`
-// +kubebuilder:printcolumn:name="Signing Cert Expiry",type=date,JSONPath=`.status.signingCertificate.notAfter`
+// +kubebuilder:printcolumn:name="Signing Cert Expiry",type=string,JSONPath=`.status.signingCertificate.notAfter`,description="When the signing certificate expires (RFC 3339, UTC)"
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:printcolumn:name="Status",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].message`,priority=1
 type SecurityTokenService struct {
 	metav1.TypeMeta   `json:",inline"`
 	metav1.ObjectMeta `json:"metadata,omitempty"`
@@ -70,6 +71,11 @@ type SecurityTokenServiceSpec struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=1024
 	Image string `json:"image,omitempty"`
+
+	// PodTemplate adds labels, annotations, resources, scheduling rules and
+	// image pull secrets to the STS pods.
+	// +optional
+	PodTemplate *STSPodTemplate `json:"podTemplate,omitempty"`
 
 	// Signing says which key signs issued tokens (and responses, when
 	// responseSecurity asks).

@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,7 +42,7 @@ func main() {
 	var metricsAddr, probeAddr string
 	var metricsCertPath, metricsCertName, metricsCertKey string
 	var secureMetrics, enableHTTP2, leaderElect bool
-	var stsImage string
+	var stsImage, stsPullSecrets string
 	flag.StringVar(&metricsAddr, "metrics-bind-address", ":8443", "The address the metrics endpoint binds to. "+
 		"Use :8443 for HTTPS or :8080 for HTTP, or \"0\" to disable the metrics service.")
 	flag.StringVar(&probeAddr, "health-probe-bind-address", ":8081", "The address the /healthz and /readyz probes bind to.")
@@ -54,6 +55,8 @@ func main() {
 	flag.BoolVar(&enableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics server.")
 	flag.BoolVar(&leaderElect, "leader-elect", false, "Elect a leader so that only one operator replica reconciles at a time.")
 	flag.StringVar(&stsImage, "sts-image", "ghcr.io/trustbroker/trustbroker:dev", "The STS container image for SecurityTokenServices that set no spec.image.")
+	flag.StringVar(&stsPullSecrets, "sts-image-pull-secrets", "", "Comma-separated names of Secrets every STS pod pulls its image with "+
+		"(they must exist in each SecurityTokenService's namespace); spec.podTemplate.spec.imagePullSecrets adds more.")
 	opts := zap.Options{}
 	opts.BindFlags(flag.CommandLine)
 	flag.Parse()
@@ -109,7 +112,7 @@ func main() {
 		}
 	}
 	ctx := ctrl.SetupSignalHandler()
-	if err := controllers.Setup(ctx, mgr, controllers.Options{STSImage: stsImage}); err != nil {
+	if err := controllers.Setup(ctx, mgr, controllers.Options{STSImage: stsImage, STSImagePullSecrets: splitNames(stsPullSecrets)}); err != nil {
 		log.Error(err, "cannot set up the reconcilers")
 		os.Exit(1)
 	}
@@ -140,4 +143,15 @@ func cachesSynced(c cache.Cache) healthz.Checker {
 		}
 		return nil
 	}
+}
+
+// splitNames splits a comma-separated list, dropping blanks.
+func splitNames(list string) []string {
+	var names []string
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			names = append(names, n)
+		}
+	}
+	return names
 }

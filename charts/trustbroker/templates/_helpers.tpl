@@ -32,3 +32,10 @@ app.kubernetes.io/component: operator
 {{- define "trustbroker.image" -}}
 {{- printf "%s:%s" .Values.image.repository (default .Chart.AppVersion .Values.image.tag) -}}
 {{- end -}}
+
+{{/* The names of a list of image pull secrets, comma-separated. */}}
+{{- define "trustbroker.pullSecretNames" -}}
+{{- $names := list -}}
+{{- range . -}}{{- $names = append $names .name -}}{{- end -}}
+{{- join "," $names -}}
+{{- end -}}
