@@ -46,11 +46,12 @@ type Server struct {
 	// throttle counts failed sign-ins, auditRefusals refusal audit lines,
 	// per client address.
 	throttle, auditRefusals addressBuckets
+	fedMetadata             federationMetadataCache
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at
-// /sts/mex and /adfs/services/trust/mex, and the AD FS-compatible endpoints
-// under /adfs/services/trust.
+// /sts/mex and /adfs/services/trust/mex, the AD FS-compatible endpoints
+// under /adfs/services/trust and the federation metadata.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sts", s.serveSTS(stsEndpoint))
@@ -62,6 +63,7 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serveMex)
 		mux.HandleFunc("POST "+path, s.serveMexGet)
 	}
+	mux.HandleFunc("GET "+FederationMetadataPath, s.serveFederationMetadata)
 	return mux
 }
 
