@@ -58,7 +58,9 @@ func FederationMetadata(snap *policy.Snapshot, signer *xmlsec.Signer) (*etree.Do
 	if err != nil {
 		return nil, err
 	}
-	at := func(path string) string { return (&url.URL{Scheme: public.Scheme, Host: public.Host, Path: path}).String() }
+	at := func(path string) string {
+		return (&url.URL{Scheme: public.Scheme, Host: public.Host, Path: path}).String()
+	}
 	cert := base64.StdEncoding.EncodeToString(signer.Certificate().Raw)
 
 	doc := etree.NewDocument()
