@@ -163,6 +163,11 @@ type RelyingPartySpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=256
 	AllowedRoles []string `json:"allowedRoles,omitempty"`
+
+	// WSFederation lets browsers sign in to this relying party with
+	// WS-Federation passive sign-in, as applications federated with AD FS do.
+	// +optional
+	WSFederation *WSFederationSpec `json:"wsFederation,omitempty"`
 }
 
 // AttributeMapping puts one user attribute into the token

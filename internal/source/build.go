@@ -124,6 +124,9 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgRelyingPartyLeftOut})
 		}
 		if rp != nil {
+			if rp.WSFederation, err = wsFederationPolicy(o.Spec.WSFederation); err != nil {
+				problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgPassiveSignInRefused})
+			}
 			snap.RelyingParties = append(snap.RelyingParties, rp)
 		}
 	}
@@ -212,6 +215,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 		},
 		Replay: policy.Replay{MaxEntries: 100000},
 	}
+	p.SignInPage = signInPagePolicy(spec.SignInPage, r, report)
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
 		report(err, "the Redis replay store is reached without a password; requests fail if it requires one")
 	}
