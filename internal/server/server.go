@@ -47,11 +47,14 @@ type Server struct {
 	// per client address.
 	throttle, auditRefusals addressBuckets
 	fedMetadata             federationMetadataCache
+	// sessions seals the passive sign-in's cookies and forms.
+	sessions sessionKeys
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at
 // /sts/mex and /adfs/services/trust/mex, the AD FS-compatible endpoints
-// under /adfs/services/trust and the federation metadata.
+// under /adfs/services/trust, the federation metadata and WS-Federation
+// passive sign-in at /adfs/ls/.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sts", s.serveSTS(stsEndpoint))
@@ -64,6 +67,8 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("POST "+path, s.serveMexGet)
 	}
 	mux.HandleFunc("GET "+FederationMetadataPath, s.serveFederationMetadata)
+	mux.HandleFunc("GET "+passivePath+"{$}", s.servePassive)
+	mux.HandleFunc("POST "+passivePath+"{$}", s.servePassive)
 	return mux
 }
 
