@@ -107,8 +107,15 @@ func checkToken(t *testing.T, sts *testfixture.STS, url string, got msalResponse
 	}
 }
 
-// runMSAL runs testdata/wstrust.py and decodes what it prints.
+// runMSAL runs testdata/wstrust.py for the echo service and decodes what
+// it prints.
 func runMSAL(t *testing.T, ca, username, password, mode, url string) result {
+	t.Helper()
+	return runMSALFor(t, ca, username, password, appliesTo, mode, url)
+}
+
+// runMSALFor runs testdata/wstrust.py for appliesTo.
+func runMSALFor(t *testing.T, ca, username, password, appliesTo, mode, url string) result {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
