@@ -193,7 +193,7 @@ func (p *passive) signIn() error {
 		p.s.record(p.r, &request{requestType: wstrust.RequestIssue, user: username, appliesTo: req.realm, generation: p.snap.Generation}, soap.AsFault(err), 0)
 		return p.showForm(req, username, "The user name or password is incorrect, or this account cannot sign in right now.", http.StatusUnauthorized)
 	}
-	sess, err := p.keys.seal("session", passiveSession{User: u.Name, AuthInstant: p.now.Unix(), Expires: p.now.Add(p.snap.STS.SignInPage.SessionLifetime).Unix()})
+	sess, err := p.keys.seal("session", passiveSession{ID: randomToken(), User: u.Name, AuthInstant: p.now.Unix(), Expires: p.now.Add(p.snap.STS.SignInPage.SessionLifetime).Unix()})
 	if err != nil {
 		return err
 	}
@@ -275,6 +275,9 @@ func (p *passive) session() (*policy.User, passiveSession, bool) {
 	if !ok || !p.snap.STS.UsernameToken.Enabled {
 		return nil, sess, false
 	}
+	if ended, err := p.s.stores(p.snap).Replay.Holds(p.r.Context(), signedOutKey(sess.ID)); err != nil || ended {
+		return nil, sess, false
+	}
 	u, err := lookup.Lookup(p.r.Context(), sess.User)
 	if err != nil {
 		p.s.Log.Info("passive session not resumed", "user", sess.User, "cause", err.Error())
@@ -337,6 +340,12 @@ func passiveRST(realm string, t policy.TokenType) (*wstrust.RST, error) {
 // signOut ends the session and says so, with a link back to wreply when
 // it is a reply URL some relying party registered.
 func (p *passive) signOut(reply string) error {
+	var sess passiveSession
+	if c, err := p.r.Cookie(sessionCookie); err == nil && p.keys.open("session", c.Value, &sess) == nil && p.now.Unix() < sess.Expires {
+		if _, err := p.s.stores(p.snap).Replay.Seen(p.r.Context(), signedOutKey(sess.ID), time.Unix(sess.Expires, 0).Sub(p.now)); err != nil {
+			return refuse(http.StatusServiceUnavailable, "Signing out failed on our side; close the browser to end the session.", fmt.Errorf("recording the sign-out: %w", err))
+		}
+	}
 	clearCookie(p.w, sessionCookie, http.SameSiteLaxMode)
 	page := newPage(p.snap.STS.SignInPage)
 	page.Heading, page.Message = "Signed out", "You have signed out."
@@ -345,6 +354,9 @@ func (p *passive) signOut(reply string) error {
 	}
 	return writePage(p.w, http.StatusOK, "message", page, page.Nonce, "'self'")
 }
+
+// signedOutKey is the replay store's record of a session signed out.
+func signedOutKey(id string) string { return "passive:signout:" + id }
 
 // registeredReply reports whether some relying party lists reply.
 func registeredReply(snap *policy.Snapshot, reply string) bool {

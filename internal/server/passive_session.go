@@ -92,6 +92,9 @@ func (s sealer) open(purpose, sealed string, v any) error {
 
 // passiveSession is what the session cookie holds.
 type passiveSession struct {
+	// ID is recorded at sign-out, so that a copy of the cookie kept
+	// elsewhere is not honoured after it.
+	ID   string `json:"id"`
 	User string `json:"u"`
 	// AuthInstant is when the user entered the password (Unix seconds).
 	AuthInstant int64 `json:"a"`

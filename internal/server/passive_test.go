@@ -245,3 +245,25 @@ func FuzzPassivePost(f *testing.F) {
 		}
 	})
 }
+
+// TestPassiveSignOut: after sign-out the session cookie, even a copy kept
+// from before, no longer signs the user in.
+func TestPassiveSignOut(t *testing.T) {
+	_, c := startPassive(t)
+	_, page := c.get(signIn("ctx"))
+	if _, body := c.post(formState(t, page), "alice", "alice-password"); !strings.Contains(body, "wresult") {
+		t.Fatalf("no token:\n%s", body)
+	}
+	if _, body := c.get(signIn("ctx")); !strings.Contains(body, "wresult") {
+		t.Fatalf("single sign-on gave no token:\n%s", body)
+	}
+	u, _ := url.Parse(c.base + "/adfs/ls/")
+	kept := c.http.Jar.Cookies(u)
+	if _, body := c.get(url.Values{"wa": {"wsignout1.0"}}); !strings.Contains(body, "signed out") {
+		t.Fatalf("sign-out page:\n%s", body)
+	}
+	c.http.Jar.SetCookies(u, kept)
+	if _, body := c.get(signIn("ctx")); strings.Contains(body, "wresult") || !strings.Contains(body, `name="password"`) {
+		t.Errorf("the session cookie kept from before sign-out still signs in:\n%s", body)
+	}
+}
