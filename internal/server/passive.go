@@ -190,7 +190,7 @@ func (p *passive) signIn() error {
 		if errors.As(err, &shown) {
 			return err
 		}
-		p.s.record(p.r, &request{requestType: wstrust.RequestIssue, user: username, appliesTo: req.realm, generation: p.snap.Generation}, soap.AsFault(err), 0)
+		p.s.record(p.r, &request{requestType: wstrust.RequestIssue, user: username, appliesTo: req.realm, generation: p.snap.Generation}, soap.AsFault(err), p.s.Now().Sub(p.now))
 		return p.showForm(req, username, "The user name or password is incorrect, or this account cannot sign in right now.", http.StatusUnauthorized)
 	}
 	sess, err := p.keys.seal("session", passiveSession{ID: randomToken(), User: u.Name, AuthInstant: p.now.Unix(), Expires: p.now.Add(p.snap.STS.SignInPage.SessionLifetime).Unix()})
@@ -297,7 +297,7 @@ func (p *passive) issue(rp *policy.RelyingParty, req passiveRequest, u *policy.U
 	who := issuer.Principal{User: u, Method: saml.AuthnPassword, Instant: authInstant}
 	rstr, err := p.s.Issuer.Issue(p.snap, issuer.Request{Ctx: p.r.Context(), Who: who, RST: rst, Store: p.s.stores(p.snap).Cancelled, Now: p.now, ConfidentialTransport: true})
 	if err != nil {
-		p.s.record(p.r, &audit, soap.AsFault(err), 0)
+		p.s.record(p.r, &audit, soap.AsFault(err), p.s.Now().Sub(p.now))
 		return refuse(http.StatusForbidden, "You cannot sign in to this application. Contact the application's owner if you should.", err)
 	}
 	el, err := rstr.Build()
@@ -311,7 +311,7 @@ func (p *passive) issue(rp *policy.RelyingParty, req passiveRequest, u *policy.U
 		return err
 	}
 	audit.rstr = rstr
-	p.s.record(p.r, &audit, nil, 0)
+	p.s.record(p.r, &audit, nil, p.s.Now().Sub(p.now))
 	nonce := randomToken()
 	return writePage(p.w, http.StatusOK, "post", postData{ReplyURL: req.reply, Result: result, Context: req.context, Nonce: nonce}, nonce, origin(req.reply))
 }
