@@ -320,6 +320,9 @@ type RelyingParty struct {
 	Encryption *Encryption
 	// WSFederation is nil when browsers may not sign in to it passively.
 	WSFederation *WSFederation
+	// Issuer replaces the STS's issuer in this relying party's tokens; ""
+	// keeps it.
+	Issuer string
 }
 
 // AttributeMapping puts the user attribute From into the token as Name.

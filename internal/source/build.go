@@ -417,6 +417,7 @@ func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver
 		AttributeStatementOnly: spec.AttributeStatementOnly,
 		TokenLifetime:          durationOr(spec.TokenLifetime, sts.TokenLifetime),
 		AllowedRoles:           spec.AllowedRoles,
+		Issuer:                 spec.Issuer,
 	}
 	if len(rp.Audiences) == 0 {
 		rp.Audiences = []string{spec.Endpoint}

@@ -30,7 +30,7 @@ const (
 // TestMicrosoft365Profile: the sample relying party for a directory
 // federated as AD FS federates Microsoft 365 gives the same SAML 1.1 token
 // (persistent NameIdentifier from the immutable ID, UPN and ImmutableID
-// claims, the STS's issuer) to MSAL's usernamemixed request and to a
+// claims, the domain's issuer URI) to MSAL's usernamemixed request and to a
 // browser's passive sign-in, which posts it to the directory's reply URL.
 func TestMicrosoft365Profile(t *testing.T) {
 	sts, base, ca := start(t)
@@ -134,8 +134,8 @@ func checkM365Token(t *testing.T, sts *testfixture.STS, token []byte) {
 		t.Fatal(err)
 	}
 	a := doc.Root()
-	if a.SelectAttrValue("Issuer", "") != "http://127.0.0.1:8080/trust" {
-		t.Errorf("Issuer %q, want the STS's spec.issuer", a.SelectAttrValue("Issuer", ""))
+	if a.SelectAttrValue("Issuer", "") != "http://example.com/adfs/services/trust/" {
+		t.Errorf("Issuer %q, want the relying party's spec.issuer, the domain's IssuerUri", a.SelectAttrValue("Issuer", ""))
 	}
 	if got := a.FindElement("//Conditions/AudienceRestrictionCondition/Audience"); got == nil || got.Text() != m365Realm {
 		t.Errorf("audience %v, want %s", got, m365Realm)
