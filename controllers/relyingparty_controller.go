@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/policy"
 )
 
 // RelyingPartyReconciler keeps a RelyingParty's status telling its owner
@@ -56,6 +57,9 @@ func (r *RelyingPartyReconciler) Reconcile(ctx context.Context, req ctrl.Request
 		return ctrl.Result{}, err
 	}
 	conds.set(stsv1alpha1.ConditionCertificateValid, cert.OK, cert.Reason, cert.Message)
+
+	wsfed := wsFederationVerdict(rp.Spec.WSFederation)
+	conds.set(stsv1alpha1.ConditionWSFederation, wsfed.OK, wsfed.Reason, wsfed.Message)
 
 	ready := readyVerdict(fmt.Sprintf("tokens for %s are issued by SecurityTokenService %s", strings.TrimSpace(rp.Spec.Endpoint), rp.Spec.STSRef.Name), accepted, cert)
 	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
@@ -130,6 +134,27 @@ func (r *RelyingPartyReconciler) certificate(ctx context.Context, rp *stsv1alpha
 		v = notServed(v)
 	}
 	return v, nil
+}
+
+// wsFederationVerdict decides the WSFederation condition with the check
+// the STS makes (policy.CheckReplyURL): every reply URL must be usable, or
+// the STS refuses passive sign-in for the relying party.
+func wsFederationVerdict(spec *stsv1alpha1.WSFederationSpec) verdict {
+	if spec == nil {
+		return verdict{OK: true, Reason: stsv1alpha1.ReasonNotRequired, Message: "spec.wsFederation is not set: browsers cannot sign in to this relying party passively"}
+	}
+	for i, u := range spec.ReplyURLs {
+		err := policy.CheckReplyURL(u)
+		if err == nil {
+			continue
+		}
+		reason, fix := stsv1alpha1.ReasonInvalidReplyURL, "give an absolute https URL without a fragment"
+		if errors.Is(err, policy.ErrInsecureReplyURL) {
+			reason, fix = stsv1alpha1.ReasonInsecureReplyURL, "serve the application over https and list its https address"
+		}
+		return verdict{Reason: reason, Message: fmt.Sprintf("spec.wsFederation.replyURLs[%d]: %v: %s; until then the STS refuses passive sign-in for this relying party (its WS-Trust requests are served)", i, err, fix)}
+	}
+	return verdict{OK: true, Reason: stsv1alpha1.ReasonConfigured, Message: fmt.Sprintf("passive sign-in at /adfs/ls/ returns to %d registered reply URL(s)", len(spec.ReplyURLs))}
 }
 
 // notServed adds to a False verdict what the STS does meanwhile, as its log

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -215,4 +216,55 @@ func TestRelyingPartyRecordsItsCertificateSourceVersion(t *testing.T) {
 	}
 	recorded("")
 	waitCondition(t, rp, stsv1alpha1.ConditionCertificateValid, metav1.ConditionFalse, ReasonSecretNotFound)
+}
+
+// TestRelyingPartyWSFederation: the WSFederation condition tells the owner
+// when passive sign-in is refused (a plain-HTTP reply URL), and says when
+// it is served again once fixed.
+func TestRelyingPartyWSFederation(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "rp-wsfed")
+	create(t, newSTS(ns, "corp-sts", "corp-sts-signing"))
+	rp := newRP(ns, "portal", "corp-sts", "https://portal.example.com/")
+	create(t, rp)
+	waitCondition(t, rp, stsv1alpha1.ConditionWSFederation, metav1.ConditionTrue, stsv1alpha1.ReasonNotRequired)
+
+	updateRP(t, rp, func(rp *stsv1alpha1.RelyingParty) {
+		rp.Spec.WSFederation = &stsv1alpha1.WSFederationSpec{ReplyURLs: []string{"https://portal.example.com/signin", "http://portal.example.com/signin"}}
+	})
+	c := waitCondition(t, rp, stsv1alpha1.ConditionWSFederation, metav1.ConditionFalse, stsv1alpha1.ReasonInsecureReplyURL)
+	for _, want := range []string{"replyURLs[1]", "http://portal.example.com/signin", "https", "refuses passive sign-in"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("message %q does not say %q", c.Message, want)
+		}
+	}
+	waitEvent(t, rp, corev1.EventTypeWarning, stsv1alpha1.ReasonInsecureReplyURL)
+	waitCondition(t, rp, stsv1alpha1.ConditionReady, metav1.ConditionTrue, stsv1alpha1.ConditionReady)
+
+	updateRP(t, rp, func(rp *stsv1alpha1.RelyingParty) {
+		rp.Spec.WSFederation.ReplyURLs = rp.Spec.WSFederation.ReplyURLs[:1]
+	})
+	waitCondition(t, rp, stsv1alpha1.ConditionWSFederation, metav1.ConditionTrue, stsv1alpha1.ReasonConfigured)
+}
+
+// updateRP changes the stored relying party with change, retrying when
+// the operator wrote its status in between.
+func updateRP(t *testing.T, rp *stsv1alpha1.RelyingParty, change func(*stsv1alpha1.RelyingParty)) {
+	t.Helper()
+	for range 10 {
+		var latest stsv1alpha1.RelyingParty
+		if err := cluster.client.Get(context.Background(), client.ObjectKeyFromObject(rp), &latest); err != nil {
+			t.Fatal(err)
+		}
+		change(&latest)
+		err := cluster.client.Update(context.Background(), &latest)
+		if err == nil {
+			*rp = latest
+			return
+		}
+		if !apierrors.IsConflict(err) {
+			t.Fatal(err)
+		}
+	}
+	t.Fatal("the relying party kept changing under the update")
 }

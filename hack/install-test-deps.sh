@@ -20,6 +20,10 @@ PACKAGES=(
   libwss4j-java     # WS-Security reference implementation (jar)
   libxml-security-java # Apache Santuario: independent XML Encryption peer
   default-jdk-headless # javac/java to run the Java peers
+  python3-msal      # MSAL's own mex reader and WS-Trust client (AD FS clients)
+  python3-pysaml2   # a SAML metadata consumer (federation metadata)
+  chromium          # a real browser for WS-Federation passive sign-in
+  chromium-driver   # chromedriver: drives it over W3C WebDriver
 )
 
 installed() {
@@ -75,9 +79,13 @@ check python3-xmlsec /usr/bin/python3 -c 'import xmlsec'
 check wss4j compgen -G '/usr/share/java/wss4j*.jar'
 check santuario test -f /usr/share/java/xmlsec.jar
 check javac command -v javac
+check msal /usr/bin/python3 -c 'import msal.mex, msal.wstrust_request'
+check pysaml2 /usr/bin/python3 -c 'import saml2.mdstore'
+check chromium chromium --version
+check chromedriver chromedriver --version
 
 if ((${#failed[@]})); then
   echo "install-test-deps: ERROR: not working after install: ${failed[*]}" >&2
   exit 1
 fi
-echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac"
+echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac, msal, pysaml2, $(chromium --version)"

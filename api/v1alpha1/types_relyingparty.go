@@ -164,6 +164,20 @@ type RelyingPartySpec struct {
 	// +kubebuilder:validation:MaxItems=256
 	// +kubebuilder:validation:items:MaxLength=256
 	AllowedRoles []string `json:"allowedRoles,omitempty"`
+
+	// Issuer replaces the STS's spec.issuer in this relying party's tokens,
+	// for a directory that expects an issuer URI of its own, such as one per
+	// federated domain ("http://example.com/adfs/services/trust/"). The STS
+	// does not take such tokens back (Validate, Renew, Cancel, OnBehalfOf):
+	// only tokens under its own issuer are.
+	// +optional
+	// +kubebuilder:validation:MaxLength=1024
+	Issuer string `json:"issuer,omitempty"`
+
+	// WSFederation lets browsers sign in to this relying party with
+	// WS-Federation passive sign-in, as applications federated with AD FS do.
+	// +optional
+	WSFederation *WSFederationSpec `json:"wsFederation,omitempty"`
 }
 
 // AttributeMapping puts one user attribute into the token

@@ -158,6 +158,11 @@ type SecurityTokenServiceSpec struct {
 	// carry no AppliesTo. Without it such requests are refused.
 	// +optional
 	DefaultRelyingPartyRef *LocalObjectReference `json:"defaultRelyingPartyRef,omitempty"`
+
+	// SignInPage brands the WS-Federation passive sign-in page at /adfs/ls/
+	// (served on the TLS listener) and keeps its sessions.
+	// +optional
+	SignInPage *SignInPageSpec `json:"signInPage,omitempty"`
 }
 
 // SignatureAlgorithm is an XML signature algorithm for issued tokens.

@@ -26,7 +26,7 @@ func assertion(snap *policy.Snapshot, rp *policy.RelyingParty, who Principal, rs
 	a := &saml.Assertion{
 		ID:           saml.NewID(),
 		IssueInstant: now,
-		Issuer:       snap.STS.Issuer,
+		Issuer:       issuerName(snap, rp),
 		Subject:      saml.Subject{NameID: nameID, Format: rp.NameID.Format},
 		Confirmation: saml.SubjectConfirmation{Method: p.method, KeyInfo: p.keyInfo, NotOnOrAfter: notOnOrAfter},
 		NotBefore:    notBefore,
@@ -97,4 +97,13 @@ func attributeNamespace(m policy.AttributeMapping, v saml.Version) string {
 	default:
 		return saml.AttrNameFormatBasic
 	}
+}
+
+// issuerName is the Issuer of rp's tokens: its own when it sets one (a
+// directory that expects an issuer URI per federated domain), else the STS's.
+func issuerName(snap *policy.Snapshot, rp *policy.RelyingParty) string {
+	if rp.Issuer != "" {
+		return rp.Issuer
+	}
+	return snap.STS.Issuer
 }

@@ -73,6 +73,8 @@ type STS struct {
 	Renewal Renewal
 	// DefaultRelyingParty answers requests without AppliesTo; nil refuses them.
 	DefaultRelyingParty *RelyingParty
+	// SignInPage brands and keeps the passive sign-in.
+	SignInPage SignInPage
 }
 
 // Lockout is the extranet lockout: after Threshold failed authentications
@@ -316,6 +318,11 @@ type RelyingParty struct {
 	AllowedRoles           []string
 	// Encryption is nil when the relying party has no certificate.
 	Encryption *Encryption
+	// WSFederation is nil when browsers may not sign in to it passively.
+	WSFederation *WSFederation
+	// Issuer replaces the STS's issuer in this relying party's tokens; ""
+	// keeps it.
+	Issuer string
 }
 
 // AttributeMapping puts the user attribute From into the token as Name.

@@ -25,7 +25,20 @@ const MexContentType = WSDLContentType
 // windowstransport is never listed: clients that choose it authenticate with
 // HTTP Negotiate, which the STS does not offer.
 func Metadata(snap *policy.Snapshot) (*etree.Document, error) {
-	doc, err := WSDL(snap)
+	return metadata(snap, true)
+}
+
+// ADFSMetadata is what AD FS publishes at /adfs/services/trust/mex: the
+// AD FS-compatible ports of Metadata alone, every one bound to SOAP 1.2.
+// MSAL's mex reader expects a soap12:binding in every wsdl:binding and
+// fails on the first one without it, so the /sts SOAP 1.1 bindings (and
+// with them all of /sts) stay out.
+func ADFSMetadata(snap *policy.Snapshot) (*etree.Document, error) {
+	return metadata(snap, false)
+}
+
+func metadata(snap *policy.Snapshot, stsPorts bool) (*etree.Document, error) {
+	doc, err := describe(snap, stsPorts)
 	if err != nil {
 		return nil, err
 	}
@@ -49,7 +62,7 @@ func (s *Server) serveMex(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	doc, ok := s.metadata(w, snap)
+	doc, ok := s.metadata(w, r, snap)
 	if !ok {
 		return
 	}
@@ -85,9 +98,14 @@ func (s *Server) metadataSnapshot(w http.ResponseWriter, r *http.Request) (*poli
 	return snap, true
 }
 
-// metadata builds the metadata of snap, or answers that it cannot.
-func (s *Server) metadata(w http.ResponseWriter, snap *policy.Snapshot) (*etree.Document, bool) {
-	doc, err := Metadata(snap)
+// metadata builds the metadata of snap served at r's path, or answers
+// that it cannot.
+func (s *Server) metadata(w http.ResponseWriter, r *http.Request, snap *policy.Snapshot) (*etree.Document, bool) {
+	describe := Metadata
+	if r.URL.Path == adfsMexPath {
+		describe = ADFSMetadata
+	}
+	doc, err := describe(snap)
 	if err != nil {
 		s.Log.Error(err, "describing the STS", "policyGeneration", snap.Generation)
 		http.Error(w, "The STS cannot describe itself: its endpoint setting is not a usable URL.", http.StatusServiceUnavailable)

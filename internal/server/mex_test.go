@@ -474,3 +474,38 @@ func FuzzMexRequest(f *testing.F) {
 		}
 	})
 }
+
+// TestADFSMexIsSOAP12Only: /adfs/services/trust/mex carries what AD FS's
+// does, the AD FS endpoints bound to SOAP 1.2 and nothing of /sts (MSAL's
+// reader fails on the first binding without soap12:binding), while
+// /sts/mex still lists /sts in both SOAP versions.
+func TestADFSMexIsSOAP12Only(t *testing.T) {
+	snap := mexSnapshot("https://sts.example.com/sts", textAndDigest, true)
+	doc, err := server.ADFSMetadata(snap)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := doc.WriteToBytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	root := readWSDL(t, data)
+	checkMexStructure(t, root)
+	for _, b := range children(root, wNSWSDL, "binding") {
+		if firstChildOrNil(b, wNSSOAP12, "binding") == nil || firstChildOrNil(b, wNSSOAP11, "binding") != nil {
+			t.Errorf("binding %s is not bound to SOAP 1.2 alone", b.SelectAttrValue("name", ""))
+		}
+	}
+	for _, port := range findAll(root, wNSWSDL, "port") {
+		if !strings.Contains(port.SelectAttrValue("name", ""), "WSTrustBinding") {
+			t.Errorf("port %s is not an AD FS endpoint", port.SelectAttrValue("name", ""))
+		}
+	}
+	if got := len(findAll(root, wNSWSDL, "port")); got != 4 {
+		t.Errorf("%d ports, want usernamemixed and certificatemixed in both versions", got)
+	}
+	full, _ := renderMex(t, snap)
+	if !slices.Contains(portNames(full), "Trust13Soap11") {
+		t.Errorf("/sts/mex lost the /sts SOAP 1.1 port: %v", portNames(full))
+	}
+}

@@ -60,7 +60,7 @@ func (s *Server) serveMexGet(w http.ResponseWriter, r *http.Request) {
 		s.writeMexFault(w, r, req, soap.AsFault(err))
 		return
 	}
-	doc, ok := s.metadata(w, snap)
+	doc, ok := s.metadata(w, r, snap)
 	if !ok {
 		return
 	}

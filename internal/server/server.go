@@ -46,11 +46,15 @@ type Server struct {
 	// throttle counts failed sign-ins, auditRefusals refusal audit lines,
 	// per client address.
 	throttle, auditRefusals addressBuckets
+	fedMetadata             federationMetadataCache
+	// sessions seals the passive sign-in's cookies and forms.
+	sessions sessionKeys
 }
 
 // Handler serves POST /sts, GET /sts?wsdl, the metadata exchange at
-// /sts/mex and /adfs/services/trust/mex, and the AD FS-compatible endpoints
-// under /adfs/services/trust.
+// /sts/mex and /adfs/services/trust/mex, the AD FS-compatible endpoints
+// under /adfs/services/trust, the federation metadata and WS-Federation
+// passive sign-in at /adfs/ls/.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /sts", s.serveSTS(stsEndpoint))
@@ -62,6 +66,9 @@ func (s *Server) Handler() http.Handler {
 		mux.HandleFunc("GET "+path, s.serveMex)
 		mux.HandleFunc("POST "+path, s.serveMexGet)
 	}
+	mux.HandleFunc("GET "+FederationMetadataPath, s.serveFederationMetadata)
+	mux.HandleFunc("GET "+passivePath+"{$}", s.servePassive)
+	mux.HandleFunc("POST "+passivePath+"{$}", s.servePassive)
 	return mux
 }
 

@@ -125,6 +125,13 @@ var wsdlNamespaces = []struct{ prefix, uri string }{
 // the messages, and the WS-Policy each binding requires. It fails when the
 // endpoint is not an absolute http(s) URL that XML can carry.
 func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
+	return describe(snap, true)
+}
+
+// describe is the WSDL of snap; without stsPorts it has the port types
+// and messages but no /sts policies, bindings or ports (the service is
+// empty), for the AD FS metadata to add its own to.
+func describe(snap *policy.Snapshot, stsPorts bool) (*etree.Document, error) {
 	address, endpoint, err := publicEndpoint(snap.STS.Endpoint)
 	if err != nil {
 		return nil, err
@@ -138,8 +145,10 @@ func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
 		defs.CreateAttr("xmlns:"+ns.prefix, ns.uri)
 	}
 	// WS-Policy attachment puts the policies first, as AD FS does.
-	for _, c := range contracts {
-		defs.AddChild(securityPolicy(snap, c, endpoint))
+	if stsPorts {
+		for _, c := range contracts {
+			defs.AddChild(securityPolicy(snap, c, endpoint))
+		}
 	}
 	types := defs.CreateElement("wsdl:types")
 	for _, c := range contracts {
@@ -151,12 +160,17 @@ func WSDL(snap *policy.Snapshot) (*etree.Document, error) {
 	for _, c := range contracts {
 		addPortType(defs, c)
 	}
-	for _, c := range contracts {
-		for _, b := range soapBindings {
-			addBinding(defs, c, b)
+	svc := etree.NewElement("wsdl:service")
+	svc.CreateAttr("name", wsdlServiceName)
+	if stsPorts {
+		for _, c := range contracts {
+			for _, b := range soapBindings {
+				addBinding(defs, c, b)
+			}
 		}
+		addPorts(svc, address, decryptionCertificate(snap))
 	}
-	addService(defs, address, decryptionCertificate(snap))
+	defs.AddChild(svc)
 	doc.Indent(2)
 	return doc, nil
 }
@@ -400,13 +414,11 @@ func newBinding(name, policyID string, c trustContract, b soapBinding) *etree.El
 	return binding
 }
 
-// addService declares one port per binding, all at the public endpoint;
+// addPorts declares one port per binding, all at the public endpoint;
 // with a request-decryption certificate, each port also names it in an
 // endpoint reference, where WCF and other clients look for the key to
 // encrypt requests with.
-func addService(defs *etree.Element, address string, decryption *x509.Certificate) {
-	svc := defs.CreateElement("wsdl:service")
-	svc.CreateAttr("name", wsdlServiceName)
+func addPorts(svc *etree.Element, address string, decryption *x509.Certificate) {
 	for _, c := range contracts {
 		for _, b := range soapBindings {
 			port := svc.CreateElement("wsdl:port")

@@ -126,6 +126,9 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 			problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgRelyingPartyLeftOut})
 		}
 		if rp != nil {
+			if rp.WSFederation, err = wsFederationPolicy(o.Spec.WSFederation); err != nil {
+				problems = append(problems, Problem{Kind: "RelyingParty", NamespacedName: Key(o.Namespace, o.Name), Err: err, Msg: msgPassiveSignInRefused})
+			}
 			snap.RelyingParties = append(snap.RelyingParties, rp)
 		}
 	}
@@ -214,6 +217,7 @@ func stsPolicy(o *stsv1alpha1.SecurityTokenService, r resolver, report func(err 
 		},
 		Replay: policy.Replay{MaxEntries: 100000},
 	}
+	p.SignInPage = signInPagePolicy(spec.SignInPage, r, report)
 	if err := replayStore(&p.Replay, spec.ReplayDetection.Store, r); err != nil {
 		report(err, "the Redis replay store is reached without a password; requests fail if it requires one")
 	}
@@ -415,6 +419,7 @@ func relyingPartyPolicy(o *stsv1alpha1.RelyingParty, sts *policy.STS, r resolver
 		AttributeStatementOnly: spec.AttributeStatementOnly,
 		TokenLifetime:          durationOr(spec.TokenLifetime, sts.TokenLifetime),
 		AllowedRoles:           spec.AllowedRoles,
+		Issuer:                 spec.Issuer,
 	}
 	if len(rp.Audiences) == 0 {
 		rp.Audiences = []string{spec.Endpoint}

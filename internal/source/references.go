@@ -58,6 +58,9 @@ func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.Rely
 	if s := spec.ReplayDetection.Store; s != nil && s.Redis != nil {
 		secret(s.Redis.PasswordSecretRef)
 	}
+	if p := spec.SignInPage; p != nil {
+		secret(p.SessionKeySecretRef)
+	}
 	for _, rp := range rps {
 		if rp.Namespace == sts.Namespace && rp.Spec.STSRef.Name == sts.Name && rp.Spec.Encryption != nil {
 			certs(rp.Spec.Encryption.Certificate)

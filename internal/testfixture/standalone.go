@@ -3,9 +3,17 @@
 package testfixture
 
 import (
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
+	"math/big"
+	"net"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -134,5 +142,77 @@ func (s *STS) WriteManifest(t testing.TB, name, content string) {
 	}
 	if err := os.Rename(tmp, filepath.Join(s.Dir, name)); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// ServeTLS serves the STS over TLS too, until the test ends, with its
+// endpoint set to https://127.0.0.1:PORT/sts so that its metadata sends
+// clients there. It returns that base URL (without /sts) and a PEM file of
+// the certificate clients must trust.
+func (s *STS) ServeTLS(t testing.TB) (base, caFile string) {
+	t.Helper()
+	ca, leaf := tlsCertificates(t)
+	hs := httptest.NewUnstartedServer(s.Server.Handler())
+	hs.TLS = &tls.Config{Certificates: []tls.Certificate{leaf}}
+	hs.StartTLS()
+	t.Cleanup(hs.Close)
+	caFile = filepath.Join(s.Dir, ".tls-ca.crt")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: ca.Raw}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	s.SetEndpoint(t, hs.URL+"/sts")
+	return hs.URL, caFile
+}
+
+// tlsCertificates are a CA and a serving certificate it issued for
+// 127.0.0.1 and localhost: strict verifiers (Python's ssl, browsers) refuse
+// a self-signed serving certificate such as httptest's even when trusted.
+func tlsCertificates(t testing.TB) (*x509.Certificate, tls.Certificate) {
+	t.Helper()
+	now := time.Now()
+	caKey, key := testtools.NewKey(t, "p256"), testtools.NewKey(t, "p256")
+	caTemplate := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "test TLS CA"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign | x509.KeyUsageCRLSign,
+	}
+	caDER, err := x509.CreateCertificate(rand.Reader, caTemplate, caTemplate, caKey.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ca, err := x509.ParseCertificate(caDER)
+	if err != nil {
+		t.Fatal(err)
+	}
+	leafTemplate := &x509.Certificate{
+		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "127.0.0.1"},
+		NotBefore: now.Add(-time.Hour), NotAfter: now.Add(24 * time.Hour),
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+	}
+	leafDER, err := x509.CreateCertificate(rand.Reader, leafTemplate, ca, key.Public(), caKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ca, tls.Certificate{Certificate: [][]byte{leafDER}, PrivateKey: key}
+}
+
+// SetEndpoint changes the STS's spec.endpoint in sts.yaml and loads it.
+func (s *STS) SetEndpoint(t testing.TB, endpoint string) {
+	t.Helper()
+	manifest, err := os.ReadFile(filepath.Join(s.Dir, "sts.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	line := regexp.MustCompile(`(?m)^(  endpoint:).*$`)
+	if !line.Match(manifest) {
+		t.Fatal("sts.yaml has no endpoint line")
+	}
+	s.WriteManifest(t, "sts.yaml", line.ReplaceAllString(string(manifest), "${1} "+endpoint))
+	if err := s.Source.Load(); err != nil {
+		t.Fatal(err)
+	}
+	if got := s.Source.Holder.Load().STS.Endpoint; got != endpoint {
+		t.Fatalf("the STS endpoint is %q, want %q", got, endpoint)
 	}
 }

@@ -94,6 +94,26 @@ func TestInvalidManifestsRefused(t *testing.T) {
 			want:     "endpoint must be an absolute http(s) URL",
 		},
 		{
+			name:     "wsFederation reply URL with a fragment",
+			manifest: validRP + "  wsFederation:\n    replyURLs: [\"https://app.example.com/signin#x\"]\n",
+			want:     "each replyURL must be an absolute URL without a fragment",
+		},
+		{
+			name:     "wsFederation without reply URLs",
+			manifest: validRP + "  wsFederation:\n    replyURLs: []\n",
+			want:     "spec.wsFederation.replyURLs: Invalid value: 0: spec.wsFederation.replyURLs in body should have at least 1 items",
+		},
+		{
+			name:     "sign-in page colour not #rrggbb",
+			manifest: validSTS + "  signInPage:\n    color: red\n",
+			want:     "spec.signInPage.color in body should match",
+		},
+		{
+			name:     "sign-in page logo over plain HTTP",
+			manifest: validSTS + "  signInPage:\n    logoURL: http://cdn.example.com/logo.png\n",
+			want:     "logoURL must be an https URL",
+		},
+		{
 			name:     "unknown token type",
 			manifest: validRP + "  tokenType: JWT\n",
 			want:     `spec.tokenType: Unsupported value: "JWT": supported values: "SAML20", "SAML11"`,

@@ -1,0 +1,269 @@
+package server_test
+
+import (
+	"crypto/tls"
+	"crypto/x509"
+	"html"
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/trustbroker/trustbroker/internal/testfixture"
+)
+
+const passiveRP = `apiVersion: sts.trustbroker.io/v1alpha1
+kind: RelyingParty
+metadata:
+  name: wsfed
+spec:
+  stsRef: {name: dev-sts}
+  endpoint: urn:example:wsfed
+  wsFederation:
+    replyURLs: ["https://app.example.com/signin", "https://app.example.com/other"]
+`
+
+// passiveClient is a browser-like client of the passive endpoint over TLS:
+// it keeps cookies and does not follow the token's form post.
+type passiveClient struct {
+	t    *testing.T
+	base string
+	http *http.Client
+}
+
+func startPassive(t *testing.T) (*testfixture.STS, *passiveClient) {
+	t.Helper()
+	sts := testfixture.StartSTS(t, map[string]string{"wsfed.yaml": passiveRP})
+	base, caFile := sts.ServeTLS(t)
+	pem, err := os.ReadFile(caFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	roots := x509.NewCertPool()
+	roots.AppendCertsFromPEM(pem)
+	jar, _ := cookiejar.New(nil)
+	return sts, &passiveClient{t: t, base: base, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+}
+
+// get fetches the passive endpoint with query q.
+func (c *passiveClient) get(q url.Values) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := c.http.Get(c.base + "/adfs/ls/?" + q.Encode())
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, readAll(c.t, resp)
+}
+
+// post posts a sign-in form.
+func (c *passiveClient) post(state, username, password string) (*http.Response, string) {
+	c.t.Helper()
+	resp, err := c.http.PostForm(c.base+"/adfs/ls/", url.Values{"state": {state}, "username": {username}, "password": {password}})
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	return resp, readAll(c.t, resp)
+}
+
+func readAll(t *testing.T, resp *http.Response) string {
+	t.Helper()
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+var stateField = regexp.MustCompile(`name="state" value="([^"]+)"`)
+
+func formState(t *testing.T, page string) string {
+	t.Helper()
+	m := stateField.FindStringSubmatch(page)
+	if m == nil {
+		t.Fatalf("no sign-in form:\n%s", page)
+	}
+	return html.UnescapeString(m[1])
+}
+
+func signIn(wctx string) url.Values {
+	return url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:example:wsfed"}, "wreply": {"https://app.example.com/other"}, "wctx": {wctx}}
+}
+
+// TestPassiveSignInPage: the form and the token's post carry the security
+// headers, never reflect input unescaped, and post to the reply URL asked.
+func TestPassiveSignInPage(t *testing.T) {
+	_, c := startPassive(t)
+	const hostile = `"><script>alert(1)</script>`
+	resp, page := c.get(signIn(hostile))
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d:\n%s", resp.StatusCode, page)
+	}
+	checkPageHeaders(t, resp, "form-action 'self'")
+	if strings.Contains(page, "<script>alert") {
+		t.Error("the sign-in page reflects wctx unescaped")
+	}
+	for _, cookie := range resp.Cookies() {
+		if cookie.Name == "TBSignIn" && (!cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode) {
+			t.Errorf("form cookie %+v, want Secure, HttpOnly, SameSite=Strict", cookie)
+		}
+	}
+
+	resp, post := c.post(formState(t, page), "alice", "alice-password")
+	if resp.StatusCode != http.StatusOK || !strings.Contains(post, `action="https://app.example.com/other"`) || !strings.Contains(post, `name="wresult"`) {
+		t.Fatalf("status %d, want the token posted to the reply URL asked:\n%s", resp.StatusCode, post)
+	}
+	checkPageHeaders(t, resp, "form-action https://app.example.com")
+	if strings.Contains(post, "<script>alert") || !strings.Contains(post, html.EscapeString(hostile)) {
+		t.Errorf("wctx is not posted back escaped:\n%s", post)
+	}
+	var session *http.Cookie
+	for _, cookie := range resp.Cookies() {
+		if cookie.Name == "TBSession" {
+			session = cookie
+		}
+	}
+	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/adfs/ls/" {
+		t.Errorf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax on /adfs/ls/", session)
+	}
+}
+
+func checkPageHeaders(t *testing.T, resp *http.Response, formAction string) {
+	t.Helper()
+	h := resp.Header
+	csp := h.Get("Content-Security-Policy")
+	for _, want := range []string{"default-src 'none'", "frame-ancestors 'none'", formAction} {
+		if !strings.Contains(csp, want) {
+			t.Errorf("CSP %q lacks %q", csp, want)
+		}
+	}
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("Cache-Control") != "no-store" || !strings.HasPrefix(h.Get("Content-Type"), "text/html") {
+		t.Errorf("headers %v", h)
+	}
+}
+
+// TestPassiveRefusals: what is refused, with a page that says why and no
+// token.
+func TestPassiveRefusals(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		query  url.Values
+		status int
+		says   string
+	}{
+		{"unregistered wreply", url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:example:wsfed"}, "wreply": {"https://evil.example.net/"}}, http.StatusBadRequest, "has not registered"},
+		{"a reply URL that only starts like a registered one", url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:example:wsfed"}, "wreply": {"https://app.example.com/signin.evil"}}, http.StatusBadRequest, "has not registered"},
+		{"a relying party without wsFederation", url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"https://localhost:9444/services/echo"}}, http.StatusBadRequest, "not registered for sign-in"},
+		{"no realm", url.Values{"wa": {"wsignin1.0"}}, http.StatusBadRequest, "wtrealm"},
+		{"an unknown action", url.Values{"wa": {"wattr1.0"}}, http.StatusBadRequest, "open the application"},
+		{"an overlong wctx", signIn(strings.Repeat("x", 5000)), http.StatusBadRequest, "too long"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			_, c := startPassive(t)
+			resp, page := c.get(tc.query)
+			if resp.StatusCode != tc.status || !strings.Contains(page, tc.says) || strings.Contains(page, "wresult") {
+				t.Errorf("status %d, want %d and a page saying %q:\n%s", resp.StatusCode, tc.status, tc.says, page)
+			}
+			if loc := resp.Header.Get("Location"); loc != "" {
+				t.Errorf("redirected to %s", loc)
+			}
+		})
+	}
+}
+
+// TestPassiveForms: a form posted without its browser's cookie (cross-site
+// request forgery), posted twice, or altered is refused; a user locked out
+// after failed attempts stays out with the right password, told only that
+// sign-in failed.
+func TestPassiveForms(t *testing.T) {
+	_, c := startPassive(t)
+	_, page := c.get(signIn("ctx"))
+	state := formState(t, page)
+
+	jar, _ := cookiejar.New(nil)
+	other := &passiveClient{t: t, base: c.base, http: &http.Client{Jar: jar, Transport: c.http.Transport}}
+	if resp, body := other.post(state, "alice", "alice-password"); resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "not opened in this browser") {
+		t.Errorf("another browser posting the form: %d\n%s", resp.StatusCode, body)
+	}
+
+	if resp, body := c.post(state, "alice", "alice-password"); resp.StatusCode != http.StatusOK || !strings.Contains(body, "wresult") {
+		t.Fatalf("the form's own browser: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := c.post(state, "alice", "alice-password"); resp.StatusCode != http.StatusBadRequest || !strings.Contains(body, "already used") {
+		t.Errorf("the form posted again: %d\n%s", resp.StatusCode, body)
+	}
+	if resp, body := c.post(state[:len(state)-4]+"AAAA", "alice", "alice-password"); resp.StatusCode != http.StatusBadRequest || strings.Contains(body, "wresult") {
+		t.Errorf("an altered form: %d\n%s", resp.StatusCode, body)
+	}
+
+	// The sample locks a user out after 10 failures.
+	_, c = startPassive(t)
+	_, page = c.get(url.Values{"wa": {"wsignin1.0"}, "wtrealm": {"urn:example:wsfed"}})
+	for range 10 {
+		_, page = c.post(formState(t, page), "dave", "wrong")
+	}
+	resp, body := c.post(formState(t, page), "dave", "dave-password")
+	if resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "user name or password is incorrect") || strings.Contains(body, "wresult") {
+		t.Errorf("a locked-out user with the right password: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestPassiveNeedsTLS: passwords are not taken over plain HTTP.
+func TestPassiveNeedsTLS(t *testing.T) {
+	sts := testfixture.StartSTS(t, map[string]string{"wsfed.yaml": passiveRP})
+	resp, err := http.Get(strings.TrimSuffix(sts.URL, "/sts") + "/adfs/ls/?" + signIn("").Encode())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if page := readAll(t, resp); resp.StatusCode != http.StatusForbidden || !strings.Contains(page, "HTTPS only") {
+		t.Errorf("over plain HTTP: %d\n%s", resp.StatusCode, page)
+	}
+}
+
+// FuzzPassivePost posts arbitrary forms and cookies to the passive
+// endpoint: the answer is always a page, never a token, never a crash.
+func FuzzPassivePost(f *testing.F) {
+	f.Add("state=abc&username=alice&password=x", "TBSignIn=abc")
+	f.Add("state="+strings.Repeat("A", 9000), "")
+	f.Add("%zz", "TBSession=%00")
+	sts := testfixture.StartSTS(f, map[string]string{"wsfed.yaml": passiveRP})
+	sts.Server.AllowInsecureADFSPaths = true
+	handler := sts.Server.Handler()
+	f.Fuzz(func(t *testing.T, body, cookie string) {
+		req := httptest.NewRequest(http.MethodPost, "/adfs/ls/", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+		req.Header.Set("Cookie", cookie)
+		rec := httptest.NewRecorder()
+		handler.ServeHTTP(rec, req)
+		if rec.Code == http.StatusOK || strings.Contains(rec.Body.String(), "wresult") || !strings.HasPrefix(rec.Header().Get("Content-Type"), "text/html") {
+			t.Fatalf("status %d:\n%s", rec.Code, rec.Body.String())
+		}
+	})
+}
+
+// TestPassiveSignOut: after sign-out the session cookie, even a copy kept
+// from before, no longer signs the user in.
+func TestPassiveSignOut(t *testing.T) {
+	_, c := startPassive(t)
+	_, page := c.get(signIn("ctx"))
+	if _, body := c.post(formState(t, page), "alice", "alice-password"); !strings.Contains(body, "wresult") {
+		t.Fatalf("no token:\n%s", body)
+	}
+	if _, body := c.get(signIn("ctx")); !strings.Contains(body, "wresult") {
+		t.Fatalf("single sign-on gave no token:\n%s", body)
+	}
+	u, _ := url.Parse(c.base + "/adfs/ls/")
+	kept := c.http.Jar.Cookies(u)
+	if _, body := c.get(url.Values{"wa": {"wsignout1.0"}}); !strings.Contains(body, "signed out") {
+		t.Fatalf("sign-out page:\n%s", body)
+	}
+	c.http.Jar.SetCookies(u, kept)
+	if _, body := c.get(signIn("ctx")); strings.Contains(body, "wresult") || !strings.Contains(body, `name="password"`) {
+		t.Errorf("the session cookie kept from before sign-out still signs in:\n%s", body)
+	}
+}
