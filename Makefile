@@ -69,6 +69,15 @@ build: ## Build the sts and operator binaries into bin/.
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
 
+IMAGE_TAR ?= $(BIN)/trustbroker-image.tar
+ARCH ?= $(shell go env GOARCH)
+
+.PHONY: image
+image: ## Write the image $(IMG) as the OCI tarball bin/trustbroker-image.tar, without a Docker engine (`ctr images import`, `docker load`).
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath -ldflags="-s -w" -o $(BIN)/image/ ./cmd/...
+	go run ./hack/imagebuild -ref $(IMG) -arch $(ARCH) -out $(IMAGE_TAR) -entrypoint /operator \
+		$(BIN)/image/operator=/operator $(BIN)/image/sts=/sts
+
 ##@ Test
 
 .PHONY: tools
