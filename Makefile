@@ -96,6 +96,16 @@ test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
 	hack/fuzz.sh
 
+E2E_TOOLS := kube-apiserver kubectl etcd helm kubelet kube-controller-manager kube-scheduler \
+	containerd ctr containerd-shim-runc-v2 runc
+
+.PHONY: e2e
+e2e: ## As root: bring up a real single-node cluster here, helm install, run test/e2e, tear it all down.
+	hack/e2e/cluster.sh deps
+	hack/build-tools.sh $(E2E_TOOLS)
+	$(MAKE) image
+	E2E_IMAGE=$(IMG) IMAGE_TAR=$(IMAGE_TAR) hack/e2e/cluster.sh run
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 8s).
 	hack/fuzz.sh
