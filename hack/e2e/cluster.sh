@@ -70,7 +70,11 @@ stop() {
       kill -0 "$pid" 2>/dev/null || break
       sleep 0.1
     done
-    kill -KILL "$pid" 2>/dev/null || true
+    if kill -0 "$pid" 2>/dev/null; then
+      log "$1 did not stop within 15s of SIGTERM; killing it"
+      kill -KILL "$pid" 2>/dev/null || true
+      wait "$pid" 2>/dev/null || true
+    fi
   fi
   rm -f "$f"
 }

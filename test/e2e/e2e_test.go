@@ -116,13 +116,15 @@ func (cl *cluster) tokens(t *testing.T, signing *devkeys.Pair) {
 
 // editRelyingParty adds an attribute to the SAML 1.1 sample with kubectl
 // patch and waits for it in the tokens of every pod, which must not restart.
+// Right after an outage the pods' watches may still be backing off (client-go
+// retries at most every 30 s, with as much jitter), hence the generous limit.
 func (cl *cluster) editRelyingParty(t *testing.T, attribute string) {
 	before := cl.stsPods(t)
 	patch := fmt.Sprintf(`[{"op": "add", "path": "/spec/attributes/-", "value": {"name": %q, "from": "mail"}}]`, attribute)
 	start := time.Now()
 	cl.run(t, "kubectl", "-n", samplesNS, "patch", "rp", "intranet-portal", "--type", "json", "-p", patch)
 	for _, p := range before {
-		waitFor(t, time.Minute, "the edit in tokens of "+p.Name, func() bool {
+		waitFor(t, 2*time.Minute, "the edit in tokens of "+p.Name, func() bool {
 			_, tok := ask(t, http.DefaultClient, endpoint(p), saml1RP)
 			return strings.Contains(tok, `AttributeName="`+attribute+`"`)
 		})
@@ -315,8 +317,9 @@ func (cl *cluster) rollingUpdate(t *testing.T) {
 	time.Sleep(2 * time.Second)
 	start, before := time.Now(), ok.Load()
 	cl.run(t, "kubectl", "-n", samplesNS, "rollout", "restart", "deployment/"+stsName)
-	cl.run(t, "kubectl", "-n", samplesNS, "rollout", "status", "deployment/"+stsName, "--timeout", "3m")
+	progress := cl.run(t, "kubectl", "-n", samplesNS, "rollout", "status", "deployment/"+stsName, "--timeout", "3m")
 	took, during := time.Since(start), ok.Load()-before
+	t.Logf("kubectl rollout status:\n%s", progress)
 	time.Sleep(2 * time.Second)
 	close(stop)
 	wg.Wait()
