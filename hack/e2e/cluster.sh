@@ -149,6 +149,7 @@ apiserver_start() {
     --tls-cert-file "$pki/apiserver.crt" --tls-private-key-file "$pki/apiserver.key" \
     --client-ca-file "$pki/ca.crt" --token-auth-file "$pki/tokens.csv" \
     --authorization-mode Node,RBAC \
+    --shutdown-watch-termination-grace-period 1s \
     --service-account-issuer https://kubernetes.default.svc \
     --service-account-key-file "$pki/sa.pub" --service-account-signing-key-file "$pki/sa.key"
   wait_for "the API server" 60 kubectl get --raw /readyz
