@@ -69,6 +69,15 @@ build: ## Build the sts and operator binaries into bin/.
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
 
+IMAGE_TAR ?= $(BIN)/trustbroker-image.tar
+ARCH ?= $(shell go env GOARCH)
+
+.PHONY: image
+image: ## Write the image $(IMG) as the OCI tarball bin/trustbroker-image.tar, without a Docker engine (`ctr images import`, `docker load`).
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) go build -trimpath -ldflags="-s -w" -o $(BIN)/image/ ./cmd/...
+	go run ./hack/imagebuild -ref $(IMG) -arch $(ARCH) -out $(IMAGE_TAR) -entrypoint /operator \
+		$(BIN)/image/operator=/operator $(BIN)/image/sts=/sts
+
 ##@ Test
 
 .PHONY: tools
@@ -86,6 +95,16 @@ test-deps: ## Install the Debian packages the tests run against (when root).
 test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
 	hack/fuzz.sh
+
+E2E_TOOLS := kube-apiserver kubectl etcd helm kubelet kube-controller-manager kube-scheduler \
+	containerd ctr containerd-shim-runc-v2 runc
+
+.PHONY: e2e
+e2e: ## As root: bring up a real single-node cluster here, helm install, run test/e2e, tear it all down.
+	hack/e2e/cluster.sh deps
+	hack/build-tools.sh $(E2E_TOOLS)
+	$(MAKE) image
+	E2E_IMAGE=$(IMG) IMAGE_TAR=$(IMAGE_TAR) hack/e2e/cluster.sh run
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 8s).

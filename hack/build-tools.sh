@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Builds the pinned dev/test tools from source into bin/:
 #   kube-apiserver kubectl etcd helm controller-gen
-# Usage: hack/build-tools.sh [tool...]   (no arguments = all)
+# and, when named (for `make e2e`'s single-node cluster), the node's parts:
+#   kubelet kube-controller-manager kube-scheduler containerd ctr
+#   containerd-shim-runc-v2 runc
+# Usage: hack/build-tools.sh [tool...]   (no arguments = the test tools)
 #
 # Only the Go module proxy is reachable from our machines (no release
 # downloads), so every tool is compiled from its Go module. That is slow
@@ -17,6 +20,7 @@ source "$ROOT/hack/versions.env"
 BIN="$ROOT/bin"
 CACHE="${TRUSTBROKER_TOOLS_CACHE:-$HOME/.cache/trustbroker/tools}"
 ALL_TOOLS=(kube-apiserver kubectl etcd helm controller-gen)
+NODE_TOOLS=(kubelet kube-controller-manager kube-scheduler containerd ctr containerd-shim-runc-v2 runc)
 
 die() { echo "build-tools: ERROR: $*" >&2; exit 1; }
 
@@ -28,11 +32,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 version_of() {
   case "$1" in
-    kube-apiserver | kubectl) echo "$KUBERNETES_VERSION" ;;
+    kube-apiserver | kubectl | kubelet | kube-controller-manager | kube-scheduler) echo "$KUBERNETES_VERSION" ;;
+    containerd | ctr | containerd-shim-runc-v2) echo "$CONTAINERD_VERSION" ;;
+    runc) echo "$RUNC_VERSION" ;;
     etcd) echo "$ETCD_VERSION" ;;
     helm) echo "$HELM_VERSION" ;;
     controller-gen) echo "$CONTROLLER_TOOLS_VERSION" ;;
-    *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]})" ;;
+    *) die "unknown tool '$1' (known: ${ALL_TOOLS[*]} ${NODE_TOOLS[*]})" ;;
   esac
 }
 
@@ -92,6 +98,30 @@ build_k8s() {
 
 build_kube-apiserver() { build_k8s kube-apiserver "$@"; }
 build_kubectl() { build_k8s kubectl "$@"; }
+build_kubelet() { build_k8s kubelet "$@"; }
+build_kube-controller-manager() { build_k8s kube-controller-manager "$@"; }
+build_kube-scheduler() { build_k8s kube-scheduler "$@"; }
+
+# containerd's commands, static, reporting their release.
+build_containerd_cmd() {
+  local cmd="$1" out="$2" v="$3" dir
+  dir="$(newmod "$cmd")"
+  gobuild "$dir" "$out" "github.com/containerd/containerd/v2/cmd/$cmd@$v" \
+    "-X github.com/containerd/containerd/v2/version.Version=${v#v}"
+}
+build_containerd() { build_containerd_cmd containerd "$@"; }
+build_ctr() { build_containerd_cmd ctr "$@"; }
+build_containerd-shim-runc-v2() { build_containerd_cmd containerd-shim-runc-v2 "$@"; }
+
+# runc needs cgo (its nsenter is C) and libseccomp (Debian's
+# libseccomp-dev) for the RuntimeDefault seccomp profile pods ask for.
+build_runc() {
+  local dir
+  dir="$(newmod runc)"
+  run go -C "$dir" get "github.com/opencontainers/runc@$2"
+  run env CGO_ENABLED=1 go -C "$dir" build -trimpath -tags seccomp -ldflags "-s -w -X main.version=${2#v}" \
+    -o "$1" github.com/opencontainers/runc
+}
 
 build_etcd() {
   local dir
@@ -136,7 +166,7 @@ ensure() {
     echo "$tool $v cached"
   else
     case "$tool" in
-      kube-apiserver | kubectl) echo "building $tool $v (several minutes, once)..." ;;
+      kube-* | kubectl | kubelet) echo "building $tool $v (several minutes, once)..." ;;
       *) echo "building $tool $v (a minute or two, once)..." ;;
     esac
     start=$SECONDS

@@ -61,10 +61,14 @@ func serve(args []string) error {
 	})
 	registry.MustRegister(reloadErrors)
 	builder := &source.Builder{STS: source.Key(*namespace, *name), Passwords: userstore.NewVerifiedCache(userstore.DefaultCacheSize, userstore.DefaultCacheTTL)}
+	// waiting says why the policy has not been read yet, if it is known.
+	waiting := func() error { return nil }
 	if *kube {
-		if err := startKube(ctx, *namespace, *name, builder, holder, reloadErrors, registry, log); err != nil {
+		src, err := startKube(ctx, *namespace, *name, builder, holder, reloadErrors, registry, log)
+		if err != nil {
 			return err
 		}
+		waiting = src.Waiting
 	} else if err := startFolder(ctx, *manifests, builder, holder, reloadErrors, log); err != nil {
 		return err
 	}
@@ -91,6 +95,9 @@ func serve(args []string) error {
 			return
 		}
 		if err := sts.Ready(r.Context()); err != nil {
+			if cause := waiting(); cause != nil {
+				err = fmt.Errorf("waiting for the API server: %w", cause)
+			}
 			http.Error(w, err.Error(), http.StatusServiceUnavailable)
 			return
 		}
@@ -198,14 +205,15 @@ func startFolder(ctx context.Context, dir string, builder *source.Builder, holde
 }
 
 // startKube follows the resources in the API server (in-cluster, or the
-// KUBECONFIG of the environment). The STS is ready once a policy is loaded.
-func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, registry prometheus.Registerer, log logr.Logger) error {
+// KUBECONFIG of the environment). The STS is ready once a policy is loaded;
+// until the API server has been read, the source retries and says why.
+func startKube(ctx context.Context, namespace, name string, builder *source.Builder, holder *policy.Holder, reloadErrors prometheus.Counter, registry prometheus.Registerer, log logr.Logger) (*source.KubeSource, error) {
 	if namespace == "" || name == "" {
-		return errors.New("--kube needs --namespace and --name of the SecurityTokenService")
+		return nil, errors.New("--kube needs --namespace and --name of the SecurityTokenService")
 	}
 	cfg, err := ctrlconfig.GetConfig()
 	if err != nil {
-		return fmt.Errorf("connecting to the API server: %w", err)
+		return nil, fmt.Errorf("connecting to the API server: %w", err)
 	}
 	watches := prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Name: "trustbroker_source_watches",
@@ -218,7 +226,7 @@ func startKube(ctx context.Context, namespace, name string, builder *source.Buil
 			log.Error(err, "following the API server stopped; the current policy stays in force")
 		}
 	}()
-	return nil
+	return src, nil
 }
 
 // replayEntries sizes the in-memory replay store from the first policy.

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
@@ -18,6 +19,7 @@ import (
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/policy"
@@ -52,52 +54,58 @@ type KubeSource struct {
 	// minutes.
 	Resync time.Duration
 
+	scheme     *runtime.Scheme
 	cache      ctrlcache.Cache
+	stopCache  context.CancelFunc
 	changed    chan struct{}
 	secrets    *namedWatches[*corev1.Secret]
 	configMaps *namedWatches[*corev1.ConfigMap]
 	fetched    *fetchedObjects
+	// waiting holds why the last attempt to sync failed, until synced.
+	waiting atomic.Pointer[error]
+	synced  atomic.Bool
 }
 
-// Run watches until ctx ends. It returns once the first snapshot could not
-// be built within the start-up timeout, or when ctx ends.
-func (k *KubeSource) Run(ctx context.Context) error {
-	scheme := runtime.NewScheme()
-	if err := errors.Join(clientgoscheme.AddToScheme(scheme), stsv1alpha1.AddToScheme(scheme)); err != nil {
-		return err
-	}
-	var err error
-	if k.cache, err = ctrlcache.New(k.Config, ctrlcache.Options{Scheme: scheme, DefaultNamespaces: map[string]ctrlcache.Config{k.Namespace: {}}}); err != nil {
-		return fmt.Errorf("creating the cache: %w", err)
-	}
-	clients, err := kubernetes.NewForConfig(namedConfig(k.Config))
-	if err != nil {
-		return err
-	}
-	k.changed = make(chan struct{}, 1)
-	core := clients.CoreV1()
-	k.secrets = newNamedWatches(core.Secrets(k.Namespace), core.RESTClient(), k.Namespace, "secrets", k.notify, k.Log)
-	k.configMaps = newNamedWatches(core.ConfigMaps(k.Namespace), core.RESTClient(), k.Namespace, "configmaps", k.notify, k.Log)
-	k.fetched = &fetchedObjects{secrets: core.Secrets(k.Namespace), configMaps: core.ConfigMaps(k.Namespace), log: k.Log}
-	go k.fetched.resync(ctx, cmp.Or(k.Resync, 10*time.Minute), k.notify)
+// Backoff between attempts to reach the API server before the caches first
+// sync: quick retries when it is only starting, no faster than every
+// connectBackoffCap during a long outage.
+const (
+	connectBackoffStart = 500 * time.Millisecond
+	connectBackoffCap   = 30 * time.Second
+	// connectTimeout bounds each attempt: a discovery request, and the
+	// first list of each kind.
+	connectTimeout = 30 * time.Second
+)
 
-	for _, obj := range []client.Object{&stsv1alpha1.SecurityTokenService{}, &stsv1alpha1.RelyingParty{}, &stsv1alpha1.TrustedIssuer{}} {
-		inf, err := k.cache.GetInformer(ctx, obj)
-		if err != nil {
-			return fmt.Errorf("watching %T: %w", obj, err)
-		}
-		if _, err := inf.AddEventHandler(k.onChange()); err != nil {
-			return err
-		}
+// Run watches until ctx ends. Until the caches first sync it retries with
+// backoff, whatever keeps them from syncing (API server away, CRDs not yet
+// installed, access refused), saying why in the log and in Waiting. After
+// that, the informers ride out outages by themselves.
+func (k *KubeSource) Run(ctx context.Context) error {
+	if err := k.init(); err != nil {
+		return err
 	}
-	go func() {
-		if err := k.cache.Start(ctx); err != nil {
-			k.Log.Error(err, "the API cache stopped")
+	delay := connectBackoffStart
+	for {
+		err := k.connect(ctx)
+		if err == nil {
+			break
 		}
-	}()
-	if !k.cache.WaitForCacheSync(ctx) {
-		return errors.New("the API cache did not sync")
+		if ctx.Err() != nil {
+			return nil
+		}
+		k.waiting.Store(&err)
+		k.Log.Info("waiting for the API server", "cause", err.Error(), "retryIn", delay.String())
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-time.After(delay):
+		}
+		delay = min(2*delay, connectBackoffCap)
 	}
+	k.synced.Store(true)
+	k.Log.Info("following the API server", "namespace", k.Namespace)
+	go k.fetched.resync(ctx, cmp.Or(k.Resync, 10*time.Minute), k.notify)
 	k.rebuild(ctx)
 
 	timer := time.NewTimer(time.Hour)
@@ -105,6 +113,7 @@ func (k *KubeSource) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			k.stopCache()
 			k.secrets.StopAll()
 			k.configMaps.StopAll()
 			return nil
@@ -125,6 +134,96 @@ func namedConfig(c *rest.Config) *rest.Config {
 	c.ContentType = "application/vnd.kubernetes.protobuf"
 	c.QPS, c.Burst = 500, 1000
 	return c
+}
+
+// Waiting says why the source has not yet read the API server's objects;
+// nil once it has (later outages leave the last policy in force).
+func (k *KubeSource) Waiting() error {
+	if k.synced.Load() {
+		return nil
+	}
+	if err := k.waiting.Load(); err != nil {
+		return *err
+	}
+	return errNotYetSynced
+}
+
+var errNotYetSynced = errors.New("the first list of the resources is under way")
+
+func (k *KubeSource) init() error {
+	k.scheme = runtime.NewScheme()
+	if err := errors.Join(clientgoscheme.AddToScheme(k.scheme), stsv1alpha1.AddToScheme(k.scheme)); err != nil {
+		return err
+	}
+	clients, err := kubernetes.NewForConfig(namedConfig(k.Config))
+	if err != nil {
+		return err
+	}
+	k.changed = make(chan struct{}, 1)
+	core := clients.CoreV1()
+	k.secrets = newNamedWatches(core.Secrets(k.Namespace), core.RESTClient(), k.Namespace, "secrets", k.notify, k.Log)
+	k.configMaps = newNamedWatches(core.ConfigMaps(k.Namespace), core.RESTClient(), k.Namespace, "configmaps", k.notify, k.Log)
+	k.fetched = &fetchedObjects{secrets: core.Secrets(k.Namespace), configMaps: core.ConfigMaps(k.Namespace), log: k.Log}
+	return nil
+}
+
+// connect starts a cache of the trustbroker kinds and waits for it to sync.
+// On failure the attempt's cache is stopped, and the next attempt starts
+// afresh (a new cache and REST mapper, which may have cached a failed
+// discovery).
+func (k *KubeSource) connect(ctx context.Context) error {
+	// Discovery gets a deadline of its own, so that an unreachable address
+	// cannot hold an attempt for minutes; the watches must have none.
+	discovery := rest.CopyConfig(k.Config)
+	discovery.Timeout = connectTimeout
+	httpClient, err := rest.HTTPClientFor(discovery)
+	if err != nil {
+		return err
+	}
+	mapper, err := apiutil.NewDynamicRESTMapper(discovery, httpClient)
+	if err != nil {
+		return err
+	}
+	var lastWatchErr atomic.Pointer[error]
+	c, err := ctrlcache.New(k.Config, ctrlcache.Options{
+		Scheme: k.scheme, Mapper: mapper,
+		DefaultNamespaces: map[string]ctrlcache.Config{k.Namespace: {}},
+		DefaultWatchErrorHandler: func(ctx context.Context, r *toolscache.Reflector, err error) {
+			lastWatchErr.Store(&err)
+			toolscache.DefaultWatchErrorHandler(ctx, r, err)
+		},
+	})
+	if err != nil {
+		return fmt.Errorf("creating the cache: %w", err)
+	}
+	attempt, stop := context.WithCancel(ctx)
+	for _, obj := range []client.Object{&stsv1alpha1.SecurityTokenService{}, &stsv1alpha1.RelyingParty{}, &stsv1alpha1.TrustedIssuer{}} {
+		inf, err := c.GetInformer(attempt, obj)
+		if err != nil {
+			stop()
+			return fmt.Errorf("watching %T: %w", obj, err)
+		}
+		if _, err := inf.AddEventHandler(k.onChange()); err != nil {
+			stop()
+			return err
+		}
+	}
+	go func() {
+		if err := c.Start(attempt); err != nil {
+			k.Log.Error(err, "the API cache stopped")
+		}
+	}()
+	syncCtx, cancel := context.WithTimeout(attempt, connectTimeout)
+	defer cancel()
+	if !c.WaitForCacheSync(syncCtx) {
+		stop()
+		if err := lastWatchErr.Load(); err != nil {
+			return fmt.Errorf("listing the resources: %w", *err)
+		}
+		return fmt.Errorf("the resources were not listed within %s", connectTimeout)
+	}
+	k.cache, k.stopCache = c, stop
+	return nil
 }
 
 func (k *KubeSource) onChange() toolscache.ResourceEventHandler {

@@ -6,6 +6,7 @@ package kube
 import (
 	"context"
 	"encoding/base64"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
@@ -46,7 +47,7 @@ func startCluster(t testing.TB) *cluster {
 	t.Helper()
 	cl := newCluster(t)
 	startOperator(t, cl.api)
-	cl.stsURL = startSTS(t, cl.api, 30*time.Second).url
+	cl.stsURL = startSTS(t, cl.api)
 	return cl
 }
 
@@ -56,14 +57,21 @@ func newCluster(t testing.TB) *cluster {
 	t.Helper()
 	api := apiserver.Start(t)
 	cl := &cluster{api: api, c: api.Client}
+	cl.signing = createSTS(t, cl.c)
+	return cl
+}
 
-	var err error
-	if cl.signing, err = devkeys.NewRSA("sts.example.com", time.Now(), 24*time.Hour); err != nil {
+// createSTS creates the "sts" SecurityTokenService, its signing key and its
+// user store (alice), and returns the key.
+func createSTS(t testing.TB, c client.Client) *devkeys.Pair {
+	t.Helper()
+	signing, err := devkeys.NewRSA("sts.example.com", time.Now(), 24*time.Hour)
+	if err != nil {
 		t.Fatal(err)
 	}
 	ctx := context.Background()
 	for _, o := range []client.Object{
-		tlsSecret("signing", cl.signing),
+		tlsSecret("signing", signing),
 		&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "users"},
 			StringData: map[string]string{"users.yaml": "- {username: alice, password: alice-pw, roles: [admin], attributes: {mail: alice@example.com, dept: eng}}\n"}},
 		&stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
@@ -73,11 +81,11 @@ func newCluster(t testing.TB) *cluster {
 				Enabled: true, AllowPasswordText: true, UserStore: &stsv1alpha1.UserStoreSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "users"}}}},
 		}},
 	} {
-		if err := cl.c.Create(ctx, o); err != nil {
+		if err := c.Create(ctx, o); err != nil {
 			t.Fatal(err)
 		}
 	}
-	return cl
+	return signing
 }
 
 func tlsSecret(name string, p *devkeys.Pair) *corev1.Secret {
@@ -110,6 +118,19 @@ func startOperator(t testing.TB, api *apiserver.Server) {
 	t.Cleanup(func() { cancel(); <-done })
 }
 
+// startSTS builds cmd/sts and runs `sts serve --kube` against the API
+// server, as the operator's Deployment would, until the test ends. It
+// returns the STS endpoint once /readyz says ok.
+func startSTS(t testing.TB, api *apiserver.Server) string {
+	t.Helper()
+	p := launchSTS(t, api)
+	waitFor(t, "the STS to be ready", func() bool {
+		status, _ := p.readyz()
+		return status == http.StatusOK
+	})
+	return p.url
+}
+
 // stsProcess is a running `sts serve --kube`.
 type stsProcess struct {
 	url     string // the /sts endpoint
@@ -117,10 +138,19 @@ type stsProcess struct {
 	pid     int
 }
 
-// startSTS builds cmd/sts and runs `sts serve --kube` against the API
-// server, as the operator's Deployment would, until the test ends. It
-// returns once the STS is ready, waiting at most ready.
-func startSTS(t testing.TB, api *apiserver.Server, ready time.Duration) *stsProcess {
+// readyz returns the status and body of /readyz, or 0 when unreachable.
+func (p stsProcess) readyz() (int, string) {
+	resp, err := http.Get("http://" + p.metrics + "/readyz")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+// launchSTS starts `sts serve --kube` without waiting for it to be ready.
+func launchSTS(t testing.TB, api *apiserver.Server) stsProcess {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "sts")
 	build := exec.Command("go", "build", "-o", bin, "./cmd/sts")
@@ -148,15 +178,7 @@ func startSTS(t testing.TB, api *apiserver.Server, ready time.Duration) *stsProc
 			t.Logf("sts log:\n%s", log)
 		}
 	})
-	waitWithin(t, ready, "the STS to be ready", func() bool {
-		resp, err := http.Get("http://" + metrics + "/readyz")
-		if err != nil {
-			return false
-		}
-		resp.Body.Close()
-		return resp.StatusCode == http.StatusOK
-	})
-	return &stsProcess{url: "http://" + listen + "/sts", metrics: metrics, pid: cmd.Process.Pid}
+	return stsProcess{url: "http://" + listen + "/sts", metrics: metrics, pid: cmd.Process.Pid}
 }
 
 func waitFor(t testing.TB, what string, cond func() bool) {
@@ -177,7 +199,13 @@ func waitWithin(t testing.TB, limit time.Duration, what string, cond func() bool
 // ask requests a token for appliesTo and returns the HTTP status and body.
 func (cl *cluster) ask(t testing.TB, appliesTo string) (int, string) {
 	t.Helper()
-	r := stsclient.Request{Endpoint: cl.stsURL, Username: "alice", Password: "alice-pw", AppliesTo: appliesTo, Now: time.Now()}
+	return ask(t, cl.stsURL, appliesTo)
+}
+
+// ask requests a token for alice from the STS at url.
+func ask(t testing.TB, url, appliesTo string) (int, string) {
+	t.Helper()
+	r := stsclient.Request{Endpoint: url, Username: "alice", Password: "alice-pw", AppliesTo: appliesTo, Now: time.Now()}
 	status, body, err := r.Do(http.DefaultClient)
 	if err != nil {
 		t.Fatal(err)

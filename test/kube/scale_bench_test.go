@@ -40,8 +40,12 @@ func benchmarkScale(b *testing.B, n int) {
 	populate(b, cl.c, n, cert)
 
 	start := time.Now()
-	sts := startSTS(b, cl.api, 10*time.Minute)
+	sts := launchSTS(b, cl.api)
 	cl.stsURL = sts.url
+	waitWithin(b, 10*time.Minute, "the STS to be ready", func() bool {
+		status, _ := sts.readyz()
+		return status == http.StatusOK
+	})
 	waitWithin(b, 10*time.Minute, "the loaded relying parties", func() bool {
 		status, _ := cl.ask(b, fmt.Sprintf("urn:test:loaded:%d", n-1))
 		return status == http.StatusOK

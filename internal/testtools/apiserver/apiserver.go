@@ -27,6 +27,8 @@ type Server struct {
 	// Kubeconfig is a file for kubectl with cluster-admin rights; Kubectl
 	// is bin/kubectl.
 	Kubeconfig, Kubectl string
+	// certDir keeps the API server's certificates across Outage and Resume.
+	certDir string
 }
 
 // Option changes the API server Start runs.
@@ -79,13 +81,21 @@ func Launch(opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o(env)
 	}
+	// A directory of our own survives the API server's restarts (envtest
+	// would make new certificates in a new one, which clients don't trust).
+	certDir, err := os.MkdirTemp("", "kube-apiserver-*")
+	if err != nil {
+		return nil, err
+	}
+	env.ControlPlane.GetAPIServer().CertDir = certDir
 	// Watches held open by the code under test must not hold up shutdown.
 	env.ControlPlane.GetAPIServer().Configure().Set("shutdown-watch-termination-grace-period", "1s")
 	cfg, err := env.Start()
 	if err != nil {
+		os.RemoveAll(certDir)
 		return nil, fmt.Errorf("starting the API server: %w", err)
 	}
-	s := &Server{Env: env, Config: cfg, Kubectl: filepath.Join(bin, "kubectl")}
+	s := &Server{Env: env, Config: cfg, Kubectl: filepath.Join(bin, "kubectl"), certDir: certDir}
 	if err := s.connect(); err != nil {
 		_ = s.Stop()
 		return nil, err
@@ -131,8 +141,27 @@ func (s *Server) Stop() error {
 	if s.Kubeconfig != "" {
 		os.Remove(s.Kubeconfig)
 	}
+	os.RemoveAll(s.certDir)
 	if err != nil {
 		return fmt.Errorf("stopping the API server: %w", err)
+	}
+	return nil
+}
+
+// Outage stops the API server (etcd keeps the objects): its clients get
+// connection refused until Resume.
+func (s *Server) Outage() error {
+	if err := s.Env.ControlPlane.GetAPIServer().Stop(); err != nil {
+		return fmt.Errorf("stopping the API server: %w", err)
+	}
+	return nil
+}
+
+// Resume starts the API server again, on the same address with the same
+// certificates, and returns once it is healthy.
+func (s *Server) Resume() error {
+	if err := s.Env.ControlPlane.GetAPIServer().Start(); err != nil {
+		return fmt.Errorf("restarting the API server: %w", err)
 	}
 	return nil
 }
