@@ -33,7 +33,7 @@ func bench(args []string) error {
 	manifests := fs.String("manifests", "config/samples/standalone", "the manifests folder the STS serves")
 	requests := fs.Int("requests", 2000, "number of token requests per row")
 	concurrency := fs.Int("concurrency", 4, "concurrent clients")
-	chunks := fs.Int("chunks", 10, "each row's requests go in this many chunks, with bare signatures measured between them")
+	chunks := fs.Int("chunks", 20, "each row's requests go in this many chunks, with bare signatures measured between them")
 	var r client.Request
 	fs.StringVar(&r.Username, "username", "alice", "user name")
 	fs.StringVar(&r.Password, "password", "alice-password", "password")
@@ -41,6 +41,7 @@ func bench(args []string) error {
 	x509AppliesTo := fs.String("x509-applies-to", "urn:example:portal", "AppliesTo of the X.509-signed requests (empty skips that row)")
 	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
 	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file")
+	serveFlags := fs.String("serve-flags", "", "more flags for every `sts serve` bench starts, space-separated (to compare settings such as --gc-headroom-mib)")
 	hsm := addHSMFlags(fs)
 	_ = fs.Parse(args)
 
@@ -48,7 +49,7 @@ func bench(args []string) error {
 	if err != nil {
 		return err
 	}
-	b := &benchRun{manifests: *manifests, caller: caller}
+	b := &benchRun{manifests: *manifests, caller: caller, serveFlags: strings.Fields(*serveFlags)}
 	defer b.stop()
 	// The flood row sends its attackers from many addresses, through
 	// X-Forwarded-For, as a spraying botnet would.
@@ -93,7 +94,7 @@ func bench(args []string) error {
 	}
 	if ossl != nil {
 		columns = append(columns, ossl.column)
-		if err := ossl.measure(1); err != nil {
+		if _, err := ossl.measure(1); err != nil {
 			return err
 		}
 	}
@@ -107,12 +108,12 @@ func bench(args []string) error {
 		}
 	}
 	if ossl != nil {
-		if err := ossl.measure(1); err != nil {
+		if _, err := ossl.measure(1); err != nil {
 			return err
 		}
 	}
 
-	fmt.Printf("%d requests per row in %d chunks, %d concurrent, keep-alive. Bare signatures in the same run (CPU each):\n", *requests, *chunks, *concurrency)
+	fmt.Printf("%d requests per row in %d chunks, %d concurrent, keep-alive; figures are medians over the chunks.\nBare signatures in the same run (CPU each):\n", *requests, *chunks, *concurrency)
 	shown := append(floors, ecSig)
 	if hsmFloor != nil {
 		shown = append(shown, hsmFloor)
@@ -134,10 +135,11 @@ func bench(args []string) error {
 
 // benchRun holds the servers a bench run started.
 type benchRun struct {
-	manifests string
-	caller    *devkeys.Pair
-	servers   []*child
-	dirs      []string
+	manifests  string
+	caller     *devkeys.Pair
+	serveFlags []string
+	servers    []*child
+	dirs       []string
 }
 
 // start serves a copy of the manifests folder, changed by edit, and returns
@@ -152,7 +154,7 @@ func (b *benchRun) start(edit func(*source.Objects) error, serveArgs ...string) 
 	if err != nil {
 		return nil, nil, err
 	}
-	srv, err := startServer(dir, serveArgs...)
+	srv, err := startServer(dir, append(serveArgs, b.serveFlags...)...)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -191,7 +193,8 @@ type benchRow struct {
 
 	latencies []time.Duration
 	elapsed   time.Duration
-	cpu       time.Duration
+	perToken  []time.Duration      // server CPU per token, one per chunk
+	ratios    map[*floor][]float64 // per chunk, to the floor measured right after it
 }
 
 // run sends the row's requests in chunks, measuring the bare signatures
@@ -219,15 +222,22 @@ func (row *benchRow) run(hc *http.Client, r client.Request, requests, concurrenc
 		if err != nil {
 			return err
 		}
-		row.cpu += after - before
+		perToken := (after - before) / time.Duration(n)
+		row.perToken = append(row.perToken, perToken)
 		row.elapsed += elapsed
 		row.latencies = append(row.latencies, latencies...)
 		for _, f := range row.floors {
-			if f.external == nil {
-				if err := f.measure(max(10, n/5)); err != nil {
-					return err
-				}
+			if f.external != nil {
+				continue
 			}
+			sig, err := f.measure(max(10, n/5))
+			if err != nil {
+				return err
+			}
+			if row.ratios == nil {
+				row.ratios = map[*floor][]float64{}
+			}
+			row.ratios[f] = append(row.ratios[f], float64(perToken)/float64(sig))
 		}
 	}
 	return nil
@@ -240,7 +250,7 @@ func (row *benchRow) rate() float64 {
 // print prints the row, with its ratio to each bare signature column.
 func (row *benchRow) print(columns []string) {
 	slices.Sort(row.latencies)
-	perToken := row.cpu / time.Duration(len(row.latencies))
+	perToken := median(row.perToken)
 	fmt.Printf("%-46s %10.0f %10v %10v %12v", row.name, row.rate(),
 		row.latencies[len(row.latencies)/2].Round(10*time.Microsecond), row.latencies[len(row.latencies)*99/100].Round(10*time.Microsecond),
 		perToken.Round(time.Microsecond))
@@ -254,11 +264,15 @@ func (row *benchRow) print(columns []string) {
 				}
 			}
 		}
-		if f == nil || f.perSignature() == 0 {
+		switch {
+		case f == nil || f.perSignature() == 0:
 			fmt.Printf(" %10s", "-")
-			continue
+		case f.external != nil:
+			// Measured by another program before and after the rows.
+			fmt.Printf(" %10.2f", float64(perToken)/float64(f.perSignature()))
+		default:
+			fmt.Printf(" %10.2f", medianRatio(row.ratios[f]))
 		}
-		fmt.Printf(" %10.2f", float64(perToken)/float64(f.perSignature()))
 	}
 	fmt.Println()
 }

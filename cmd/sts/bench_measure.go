@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -27,8 +28,7 @@ type floor struct {
 	// external, instead of sign, is measured by another program (openssl)
 	// once before the rows and once after.
 	external func() (time.Duration, error)
-	cpu      time.Duration
-	n        int
+	samples  []time.Duration // CPU per signature, one per measure
 }
 
 // signerFloor is a bare PKCS#1 v1.5 (or ECDSA) SHA-256 signature with key.
@@ -71,34 +71,48 @@ func opensslFloor() *floor {
 	}}
 }
 
-// measure adds n bare signatures (or one external figure) to the floor.
-func (f *floor) measure(n int) error {
+// measure adds a sample of n bare signatures (or one external figure) to
+// the floor, and returns its CPU per signature.
+func (f *floor) measure(n int) (time.Duration, error) {
 	if f.external != nil {
 		d, err := f.external()
-		f.cpu += d
-		f.n++
-		return err
+		f.samples = append(f.samples, d)
+		return d, err
 	}
 	before, err := selfCPU()
 	if err != nil {
-		return err
+		return 0, err
 	}
 	for range n {
 		if err := f.sign(); err != nil {
-			return fmt.Errorf("%s: %w", f.name, err)
+			return 0, fmt.Errorf("%s: %w", f.name, err)
 		}
 	}
 	after, err := selfCPU()
-	f.cpu += after - before
-	f.n += n
-	return err
+	d := (after - before) / time.Duration(n)
+	f.samples = append(f.samples, d)
+	return d, err
 }
 
-func (f *floor) perSignature() time.Duration {
-	if f.n == 0 {
+// perSignature is the median sample.
+func (f *floor) perSignature() time.Duration { return median(f.samples) }
+
+func median(d []time.Duration) time.Duration {
+	if len(d) == 0 {
 		return 0
 	}
-	return f.cpu / time.Duration(f.n)
+	s := slices.Clone(d)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
+
+func medianRatio(r []float64) float64 {
+	if len(r) == 0 {
+		return 0
+	}
+	s := slices.Clone(r)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
 
 // selfCPU is this process's user+system CPU time, to the microsecond.
@@ -110,23 +124,28 @@ func selfCPU() (time.Duration, error) {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano()), nil
 }
 
-// processCPU is a process's user+system CPU time from /proc.
+// processCPU is a process's CPU time, the sum over its threads of the
+// nanoseconds each has run (/proc/PID/task/TID/schedstat).
 func processCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, fmt.Errorf("reading CPU time: %w", err)
+	tasks, err := filepath.Glob(filepath.Join("/proc", strconv.Itoa(pid), "task", "*", "schedstat"))
+	if err != nil || len(tasks) == 0 {
+		return 0, fmt.Errorf("reading CPU time of process %d: no threads", pid)
 	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	end := strings.LastIndexByte(string(data), ')')
-	fields := strings.Fields(string(data[end+1:]))
-	if len(fields) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
+	var total time.Duration
+	for _, t := range tasks {
+		data, err := os.ReadFile(t)
+		if err != nil {
+			continue // the thread ended; Go keeps its threads, so this is rare
+		}
+		fields := strings.Fields(string(data))
+		if len(fields) < 1 {
+			return 0, errors.New("unexpected /proc schedstat format")
+		}
+		ns, err := strconv.ParseInt(fields[0], 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("reading CPU time: %w", err)
+		}
+		total += time.Duration(ns)
 	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
+	return total, nil
 }
