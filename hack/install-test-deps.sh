@@ -17,6 +17,7 @@ PACKAGES=(
   redis-server      # redis-server: session store tests
   python3-zeep      # SOAP client used as an independent WS-* peer
   python3-xmlsec    # lets zeep sign messages (WS-Security X.509)
+  python3-lxml      # libxml2 canonicalisation, the reference for ours
   libwss4j-java     # WS-Security reference implementation (jar)
   libxml-security-java # Apache Santuario: independent XML Encryption peer
   default-jdk-headless # javac/java to run the Java peers
@@ -72,6 +73,7 @@ check ldapsearch command -v ldapsearch
 check redis-server redis-server --version
 check zeep /usr/bin/python3 -c 'import zeep'
 check python3-xmlsec /usr/bin/python3 -c 'import xmlsec'
+check python3-lxml /usr/bin/python3 -c 'import lxml'
 check wss4j compgen -G '/usr/share/java/wss4j*.jar'
 check santuario test -f /usr/share/java/xmlsec.jar
 check javac command -v javac
