@@ -8,6 +8,7 @@ set -euo pipefail
 
 PACKAGES=(
   xmlsec1           # xmlsec1: XML signature/encryption checks
+  softhsm2          # SoftHSM2: the PKCS#11 token of the pkcs11 build's tests
   opensaml-tools    # samlsign: signs/verifies SAML messages
   krb5-kdc          # krb5kdc: throw-away KDC for Kerberos tests
   krb5-admin-server # kadmind/kadmin.local: principals and keytabs
@@ -65,6 +66,7 @@ check() {
 }
 for p in "${PACKAGES[@]}"; do installed "$p" || failed+=("package:$p"); done
 check xmlsec1 xmlsec1 --version
+check softhsm2 command -v softhsm2-util
 check samlsign command -v samlsign
 check krb5kdc test -x /usr/sbin/krb5kdc
 check kdb5_util command -v kdb5_util
@@ -82,4 +84,4 @@ if ((${#failed[@]})); then
   echo "install-test-deps: ERROR: not working after install: ${failed[*]}" >&2
   exit 1
 fi
-echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac"
+echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), softhsm2, samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac"

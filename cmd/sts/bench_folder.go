@@ -95,7 +95,7 @@ func withECDSAKey(key **devkeys.Pair) func(*source.Objects) error {
 		secret := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "bench-ecdsa-signing", Namespace: sts.Namespace}, Type: corev1.SecretTypeTLS,
 			Data: map[string][]byte{corev1.TLSCertKey: pair.CertPEM, corev1.TLSPrivateKeyKey: pair.KeyPEM}}
 		objs.Secrets[source.Key(secret.Namespace, secret.Name)] = secret
-		sts.Spec.Signing.SecretRef = stsv1alpha1.SecretKeySelector{Name: secret.Name}
+		sts.Spec.Signing.SecretRef = &stsv1alpha1.SecretKeySelector{Name: secret.Name}
 		sts.Spec.Signing.SignatureAlgorithm = "ecdsa-sha256"
 		return nil
 	}
