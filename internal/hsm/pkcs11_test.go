@@ -223,3 +223,22 @@ func TestConcurrentSigning(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// BenchmarkSign is one signature through the module, beside the same
+// signature in Go with a key of the same size.
+func BenchmarkSign(b *testing.B) {
+	if token.hsm == nil || token.setupErr != nil {
+		b.Skip("no SoftHSM token")
+	}
+	s, err := Open(Config{Module: token.hsm.Module, TokenLabel: testToken, KeyLabel: testLabel, PIN: testPIN, Certificate: token.cert})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.(*Key).Close()
+	digest := sha256.Sum256([]byte("trustbroker"))
+	for b.Loop() {
+		if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
