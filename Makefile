@@ -115,6 +115,6 @@ bench: build ## Run the Go benchmarks, the hot-reload benchmark and `sts bench` 
 	$(BIN)/sts bench --manifests $(STANDALONE)
 
 .PHONY: bench-pkcs11
-bench-pkcs11: build-pkcs11 ## `sts bench` of the pkcs11 build: adds rows signing through a SoftHSM2 token, beside its bare PKCS#11 signature.
+bench-pkcs11: build build-pkcs11 ## `sts bench` of the pkcs11 build: adds rows signing through a SoftHSM2 token, beside its bare PKCS#11 signature.
 	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml
 	$(BIN)/sts-pkcs11 bench --manifests $(STANDALONE)
