@@ -1,7 +1,6 @@
 package soap
 
 import (
-
 	"github.com/beevik/etree"
 )
 
