@@ -14,9 +14,6 @@ import (
 	"github.com/miekg/pkcs11"
 )
 
-// Supported reports whether this build can sign through PKCS#11.
-const Supported = true
-
 // Key is a private key in a token. It is safe for concurrent use: each
 // signature takes a session from a pool. When the token loses the sessions
 // (a restarted HSM, a network HSM's dropped connection, sessions closed by

@@ -6,6 +6,3 @@ import "crypto"
 
 // Open fails: this build has no PKCS#11 support.
 func Open(Config) (crypto.Signer, error) { return nil, ErrUnsupported }
-
-// Supported reports whether this build can sign through PKCS#11.
-const Supported = false
