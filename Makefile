@@ -43,8 +43,9 @@ fmt: ## gofmt the tree.
 	gofmt -w $$(git ls-files --cached --others --exclude-standard '*.go')
 
 .PHONY: vet
-vet: ## go vet.
+vet: ## go vet, of the default and the pkcs11 build.
 	go vet ./...
+	CGO_ENABLED=1 go vet -tags pkcs11 ./...
 
 .PHONY: verify
 verify: $(CONTROLLER_GEN) ## Fail when generated files are stale or Go files are not gofmt'ed.
@@ -65,9 +66,14 @@ run: build ## Serve the standalone STS on http://127.0.0.1:8080/sts (dev signing
 build: ## Build the sts and operator binaries into bin/.
 	CGO_ENABLED=0 go build -trimpath -o $(BIN)/ ./cmd/...
 
+.PHONY: build-pkcs11
+build-pkcs11: ## Build bin/sts-pkcs11: the STS that signs through PKCS#11 (cgo, glibc; build tag pkcs11).
+	CGO_ENABLED=1 go build -trimpath -tags pkcs11 -o $(BIN)/sts-pkcs11 ./cmd/sts
+
 .PHONY: docker-build
 docker-build: ## Build the container image (needs a Docker engine).
 	docker build -t $(IMG) .
+	docker build --target pkcs11 -t $(IMG)-pkcs11 .
 
 IMAGE_TAR ?= $(BIN)/trustbroker-image.tar
 ARCH ?= $(shell go env GOARCH)
@@ -91,9 +97,14 @@ $(CONTROLLER_GEN): hack/versions.env
 test-deps: ## Install the Debian packages the tests run against (when root).
 	hack/install-test-deps.sh
 
+# Packages with tests of the pkcs11 build; of those outside internal/hsm
+# only the tests named PKCS11 run again with the tag.
+PKCS11_TEST_PACKAGES = $(shell grep -rl --include='*_test.go' '^//go:build pkcs11' internal cmd | xargs -r -n1 dirname | sort -u | grep -v '^internal/hsm$$' | sed 's|^|./|')
+
 .PHONY: test
 test: tools test-deps verify vet ## Run every test against the real parts.
 	go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) test-pkcs11
 	hack/fuzz.sh
 
 E2E_TOOLS := kube-apiserver kubectl etcd helm kubelet kube-controller-manager kube-scheduler \
@@ -106,6 +117,11 @@ e2e: ## As root: bring up a real single-node cluster here, helm install, run tes
 	$(MAKE) image
 	E2E_IMAGE=$(IMG) IMAGE_TAR=$(IMAGE_TAR) hack/e2e/cluster.sh run
 
+.PHONY: test-pkcs11
+test-pkcs11: ## Run the tests of the pkcs11 build (cgo) against SoftHSM2.
+	CGO_ENABLED=1 go test $(GO_TEST_FLAGS) -tags pkcs11 -timeout 5m ./internal/hsm/
+	$(if $(strip $(PKCS11_TEST_PACKAGES)),CGO_ENABLED=1 go test $(GO_TEST_FLAGS) -tags pkcs11 -timeout 10m -run PKCS11 $(PKCS11_TEST_PACKAGES))
+
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for FUZZTIME each (default 8s).
 	hack/fuzz.sh
@@ -116,3 +132,8 @@ bench: build ## Run the Go benchmarks, the hot-reload benchmark and `sts bench` 
 	go test -run '^$$' -bench RelyingPartyHonoured -benchtime 100x ./test/kube
 	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml
 	$(BIN)/sts bench --manifests $(STANDALONE)
+
+.PHONY: bench-pkcs11
+bench-pkcs11: build build-pkcs11 ## `sts bench` of the pkcs11 build: adds rows signing through a SoftHSM2 token, beside its bare PKCS#11 signature.
+	$(BIN)/sts dev-key --name dev-sts-signing --out $(STANDALONE)/signing.key.yaml
+	$(BIN)/sts-pkcs11 bench --manifests $(STANDALONE)

@@ -142,7 +142,7 @@ func newSTS(ns, name, signingSecret string) *stsv1alpha1.SecurityTokenService {
 		Spec: stsv1alpha1.SecurityTokenServiceSpec{
 			Issuer:   "https://sts.example.com/trust",
 			Endpoint: "https://sts.example.com/sts",
-			Signing:  stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: signingSecret}},
+			Signing:  stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: signingSecret}},
 		},
 	}
 }

@@ -128,7 +128,7 @@ func tiSourceNames(ti *stsv1alpha1.TrustedIssuer) (secrets, configMaps []string)
 // Kerberos keytab and Redis.
 func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
 	s := &sts.Spec
-	names := []string{s.Signing.SecretRef.Name}
+	var names []string
 	add := func(ref *stsv1alpha1.SecretKeySelector) {
 		if ref != nil {
 			names = append(names, ref.Name)
@@ -138,6 +138,11 @@ func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
 		sec, _ := sourceNames(src)
 		names = append(names, sec...)
 	}
+	add(s.Signing.SecretRef)
+	if p := s.Signing.PKCS11; p != nil {
+		add(&p.PINSecretRef)
+	}
+	addSource(s.Signing.Certificate)
 	addSource(s.Signing.PreviousCertificates)
 	if s.TLS != nil {
 		add(&s.TLS.SecretRef)

@@ -112,8 +112,14 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 // signingKey decides SigningKeyValid from the signing Secret and fills
 // status.signingCertificate.
 func (r *SecurityTokenServiceReconciler) signingKey(ctx context.Context, sts *stsv1alpha1.SecurityTokenService, now time.Time) (verdict, error) {
-	ref := sts.Spec.Signing.SecretRef
 	sts.Status.SigningCertificate = nil
+	if sts.Spec.Signing.PKCS11 != nil {
+		return r.pkcs11SigningKey(ctx, sts, now)
+	}
+	ref := sts.Spec.Signing.SecretRef
+	if ref == nil {
+		return verdict{Reason: ReasonKeyPairInvalid, Message: "spec.signing names no key: give secretRef or pkcs11"}, nil
+	}
 	var secret corev1.Secret
 	if err := r.Get(ctx, types.NamespacedName{Namespace: sts.Namespace, Name: ref.Name}, &secret); err != nil {
 		if apierrors.IsNotFound(err) {
@@ -141,6 +147,46 @@ func (r *SecurityTokenServiceReconciler) signingKey(ctx context.Context, sts *st
 	if leaf != nil {
 		info := certificateInfo(leaf)
 		sts.Status.SigningCertificate = &info
+	}
+	return v, nil
+}
+
+// pkcs11SigningKey checks what the operator can see of a key in a PKCS#11
+// token: its certificate and the PIN Secret. The token itself is reached
+// only from the STS pods, which log a wrong PIN or a missing key and are
+// not ready until they can sign.
+func (r *SecurityTokenServiceReconciler) pkcs11SigningKey(ctx context.Context, sts *stsv1alpha1.SecurityTokenService, now time.Time) (verdict, error) {
+	p := sts.Spec.Signing.PKCS11
+	pin := p.PINSecretRef
+	pinKey := pin.Key
+	if pinKey == "" {
+		pinKey = "pin"
+	}
+	var secret corev1.Secret
+	if err := r.Get(ctx, types.NamespacedName{Namespace: sts.Namespace, Name: pin.Name}, &secret); err != nil {
+		if apierrors.IsNotFound(err) {
+			return verdict{Reason: ReasonSecretNotFound,
+				Message: fmt.Sprintf("the PIN Secret %s is not found in namespace %s: create it with the token's user PIN in key %s, or fix spec.signing.pkcs11.pinSecretRef", pin.Name, sts.Namespace, pinKey)}, nil
+		}
+		return verdict{}, fmt.Errorf("reading the PIN Secret %s/%s: %w", sts.Namespace, pin.Name, err)
+	}
+	if len(secret.Data[pinKey]) == 0 {
+		return verdict{Reason: ReasonKeyPairInvalid, Message: fmt.Sprintf("the PIN Secret %s has no key %s: put the token's user PIN there", pin.Name, pinKey)}, nil
+	}
+	chain, err := readCertificates(ctx, r.Client, sts.Namespace, sts.Spec.Signing.Certificate, "spec.signing.certificate")
+	if err != nil {
+		return sourceVerdict(err)
+	}
+	leaf := chain[0]
+	info := certificateInfo(leaf)
+	sts.Status.SigningCertificate = &info
+	if msg := signingKeyProblem(leaf.PublicKey, sts.Spec.Signing.SignatureAlgorithm); msg != "" {
+		return verdict{Reason: ReasonKeyUnsuitable, Message: msg}, nil
+	}
+	v := checkValidity(leaf, now, "the signing certificate", "put a renewed certificate in spec.signing.certificate (and its key in the token)")
+	if v.OK && v.Reason == ReasonValid {
+		v.Message = fmt.Sprintf("the signing certificate (subject %q) is valid until %s; its key is in PKCS#11 token %q, which the STS pods open (their log says why when they cannot, and they are not ready until they can sign)",
+			leaf.Subject.String(), formatTime(leaf.NotAfter), p.TokenLabel)
 	}
 	return v, nil
 }

@@ -348,3 +348,47 @@ func derefOr[T any](p *T, def T) T {
 	}
 	return *p
 }
+
+// TestSecurityTokenServicePKCS11SigningKey: with the key in a PKCS#11
+// token the operator checks what it can see, the certificate and the PIN
+// Secret, and says that the pods check the token; the CRD refuses pkcs11
+// without a certificate, or beside secretRef.
+func TestSecurityTokenServicePKCS11SigningKey(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "sts-pkcs11")
+	certPEM, _, _ := makeCert(t, certSpec{cn: "hsm signer"})
+	sts := newSTS(ns, "hsm", "")
+	sts.Spec.Signing = stsv1alpha1.SigningSpec{
+		PKCS11: &stsv1alpha1.PKCS11Spec{Module: "/usr/lib/softhsm/libsofthsm2.so", TokenLabel: "sts-token", KeyLabel: "sts-signing",
+			PINSecretRef: stsv1alpha1.SecretKeySelector{Name: "hsm-pin"}},
+		Certificate: &stsv1alpha1.CertificateSource{PEM: string(certPEM)},
+	}
+	create(t, sts)
+	c := waitCondition(t, sts, stsv1alpha1.ConditionSigningKeyValid, metav1.ConditionFalse, ReasonSecretNotFound)
+	if !strings.Contains(c.Message, "the PIN Secret hsm-pin is not found") {
+		t.Errorf("message %q does not name the PIN Secret", c.Message)
+	}
+	create(t, &corev1.Secret{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "hsm-pin"}, Data: map[string][]byte{"pin": []byte("1234")}})
+	c = waitCondition(t, sts, stsv1alpha1.ConditionSigningKeyValid, metav1.ConditionTrue, ReasonValid)
+	if !strings.Contains(c.Message, `its key is in PKCS#11 token "sts-token", which the STS pods open`) || strings.Contains(c.Message, "1234") {
+		t.Errorf("message %q", c.Message)
+	}
+	var got stsv1alpha1.SecurityTokenService
+	get(t, ns, "hsm", &got)
+	if got.Status.SigningCertificate == nil || !strings.Contains(got.Status.SigningCertificate.Subject, "hsm signer") {
+		t.Errorf("status.signingCertificate %+v, want the token key's certificate", got.Status.SigningCertificate)
+	}
+
+	for name, signing := range map[string]stsv1alpha1.SigningSpec{
+		"pkcs11 without certificate": {PKCS11: sts.Spec.Signing.PKCS11},
+		"pkcs11 beside secretRef":    {PKCS11: sts.Spec.Signing.PKCS11, Certificate: sts.Spec.Signing.Certificate, SecretRef: &stsv1alpha1.SecretKeySelector{Name: "x"}},
+		"neither keyLabel nor keyID": {PKCS11: &stsv1alpha1.PKCS11Spec{Module: "/m.so", TokenLabel: "t", PINSecretRef: stsv1alpha1.SecretKeySelector{Name: "p"}}, Certificate: sts.Spec.Signing.Certificate},
+	} {
+		bad := newSTS(ns, "bad", "")
+		bad.Spec.Signing = signing
+		if err := cluster.client.Create(context.Background(), bad); err == nil {
+			t.Errorf("%s: the API server accepted it", name)
+			_ = cluster.client.Delete(context.Background(), bad)
+		}
+	}
+}

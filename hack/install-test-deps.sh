@@ -8,6 +8,7 @@ set -euo pipefail
 
 PACKAGES=(
   xmlsec1           # xmlsec1: XML signature/encryption checks
+  softhsm2          # SoftHSM2: the PKCS#11 token of the pkcs11 build's tests
   opensaml-tools    # samlsign: signs/verifies SAML messages
   krb5-kdc          # krb5kdc: throw-away KDC for Kerberos tests
   krb5-admin-server # kadmind/kadmin.local: principals and keytabs
@@ -17,6 +18,7 @@ PACKAGES=(
   redis-server      # redis-server: session store tests
   python3-zeep      # SOAP client used as an independent WS-* peer
   python3-xmlsec    # lets zeep sign messages (WS-Security X.509)
+  python3-lxml      # libxml2 canonicalisation, the reference for ours
   libwss4j-java     # WS-Security reference implementation (jar)
   libxml-security-java # Apache Santuario: independent XML Encryption peer
   default-jdk-headless # javac/java to run the Java peers
@@ -68,6 +70,7 @@ check() {
 }
 for p in "${PACKAGES[@]}"; do installed "$p" || failed+=("package:$p"); done
 check xmlsec1 xmlsec1 --version
+check softhsm2 command -v softhsm2-util
 check samlsign command -v samlsign
 check krb5kdc test -x /usr/sbin/krb5kdc
 check kdb5_util command -v kdb5_util
@@ -76,6 +79,7 @@ check ldapsearch command -v ldapsearch
 check redis-server redis-server --version
 check zeep /usr/bin/python3 -c 'import zeep'
 check python3-xmlsec /usr/bin/python3 -c 'import xmlsec'
+check python3-lxml /usr/bin/python3 -c 'import lxml'
 check wss4j compgen -G '/usr/share/java/wss4j*.jar'
 check santuario test -f /usr/share/java/xmlsec.jar
 check javac command -v javac
@@ -88,4 +92,4 @@ if ((${#failed[@]})); then
   echo "install-test-deps: ERROR: not working after install: ${failed[*]}" >&2
   exit 1
 fi
-echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac, msal, pysaml2, $(chromium --version)"
+echo "install-test-deps: ok: xmlsec1 $(xmlsec1 --version | awk '{print $2}'), softhsm2, samlsign, krb5kdc, kdb5_util, slapd, ldap-utils, redis-server $(redis-server --version | sed -n 's/.*v=\([^ ]*\).*/\1/p'), python3-zeep, python3-xmlsec, wss4j, santuario, javac, msal, pysaml2, $(chromium --version)"

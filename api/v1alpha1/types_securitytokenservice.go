@@ -173,13 +173,30 @@ type SignatureAlgorithm string
 // +kubebuilder:validation:Enum=sha256;sha1;sha512
 type DigestAlgorithm string
 
-// SigningSpec names the key that signs tokens.
+// SigningSpec names the key that signs tokens: a Secret, or a key in a
+// PKCS#11 token (an HSM) beside its certificate.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.secretRef) != has(self.pkcs11)",message="give the signing key exactly one way: secretRef or pkcs11"
+// +kubebuilder:validation:XValidation:rule="has(self.pkcs11) == has(self.certificate)",message="pkcs11 needs certificate, the signing key's certificate chain; with secretRef the Secret holds the chain"
 type SigningSpec struct {
 	// SecretRef names a kubernetes.io/tls Secret holding the certificate
 	// chain (key "tls.crt", or the key given here) and its private key
 	// ("tls.key"; PKCS#1, PKCS#8 or SEC1). Replacing the Secret's data rotates
 	// the key within a second, with no restart.
-	SecretRef SecretKeySelector `json:"secretRef"`
+	// +optional
+	SecretRef *SecretKeySelector `json:"secretRef,omitempty"`
+
+	// PKCS11 names a private key that never leaves a PKCS#11 token; the STS
+	// signs through the token's module. Only the trustbroker-pkcs11 image
+	// (built with PKCS#11 support) can use it; other builds report that
+	// they cannot.
+	// +optional
+	PKCS11 *PKCS11Spec `json:"pkcs11,omitempty"`
+
+	// Certificate is the certificate chain of the pkcs11 key, signing
+	// certificate first: exactly one of secretRef, configMapRef or pem.
+	// +optional
+	Certificate *CertificateSource `json:"certificate,omitempty"`
 
 	// SignatureAlgorithm signs tokens. rsa-sha256 by default; rsa-sha1 only
 	// for relying parties that cannot verify anything newer; ecdsa-sha256
@@ -202,6 +219,39 @@ type SigningSpec struct {
 	// compromised. When the source cannot be read, no older key is accepted.
 	// +optional
 	PreviousCertificates *CertificateSource `json:"previousCertificates,omitempty"`
+}
+
+// PKCS11Spec finds a signing key in a PKCS#11 token.
+//
+// +kubebuilder:validation:XValidation:rule="has(self.keyLabel) != has(self.keyID)",message="name the key exactly one way: keyLabel or keyID"
+type PKCS11Spec struct {
+	// Module is the absolute path of the token's PKCS#11 library in the STS
+	// container, such as /usr/lib/softhsm/libsofthsm2.so.
+	// +kubebuilder:validation:MinLength=2
+	// +kubebuilder:validation:MaxLength=1024
+	// +kubebuilder:validation:Pattern=`^/`
+	Module string `json:"module"`
+
+	// TokenLabel is the label of the token holding the key.
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=32
+	TokenLabel string `json:"tokenLabel"`
+
+	// KeyLabel is the private key's label (CKA_LABEL).
+	// +optional
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=256
+	KeyLabel string `json:"keyLabel,omitempty"`
+
+	// KeyID is the private key's identifier (CKA_ID), in hexadecimal.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	// +kubebuilder:validation:Pattern=`^([0-9a-fA-F]{2})+$`
+	KeyID string `json:"keyID,omitempty"`
+
+	// PINSecretRef names the Secret holding the user PIN (key "pin", or the
+	// key given here). The PIN is never logged.
+	PINSecretRef SecretKeySelector `json:"pinSecretRef"`
 }
 
 // RequestDecryptionSpec names the key that decrypts requests and the

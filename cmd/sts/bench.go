@@ -1,121 +1,280 @@
 package main
 
 import (
-	"context"
 	"crypto"
-	"crypto/rand"
-	"crypto/sha256"
-	"errors"
+	"crypto/ecdsa"
+	"crypto/rsa"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"slices"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
-	"github.com/go-logr/logr"
-	"k8s.io/apimachinery/pkg/runtime/schema"
-	"sigs.k8s.io/yaml"
-
-	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/devkeys"
-	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/source"
 )
 
 // bench starts the STS on a manifests folder in a child process, drives it
 // with concurrent keep-alive clients, and reports per kind of request the
-// throughput, latency and the server's CPU time per token beside the CPU
-// time of one bare signature with the same key, measured in the same run.
+// throughput, latency and the server's CPU time per token beside bare
+// signatures measured in the same run: with the same key in this process
+// (between the chunks of each row, so both see the same machine), with
+// OpenSSL, and in builds with PKCS#11 support through the token's module.
 // The X.509 row signs every request with a client certificate that bench
-// registers in a copy of the folder.
+// registers in a copy of the folder; the ECDSA row serves a copy with a
+// P-256 signing key.
 func bench(args []string) error {
 	fs := flag.NewFlagSet("bench", flag.ExitOnError)
 	manifests := fs.String("manifests", "config/samples/standalone", "the manifests folder the STS serves")
 	requests := fs.Int("requests", 2000, "number of token requests per row")
 	concurrency := fs.Int("concurrency", 4, "concurrent clients")
+	chunks := fs.Int("chunks", 20, "each row's requests go in this many chunks, with bare signatures measured between them")
 	var r client.Request
 	fs.StringVar(&r.Username, "username", "alice", "user name")
 	fs.StringVar(&r.Password, "password", "alice-password", "password")
 	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of the UsernameToken requests")
 	x509AppliesTo := fs.String("x509-applies-to", "urn:example:portal", "AppliesTo of the X.509-signed requests (empty skips that row)")
 	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
+	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file")
+	serveFlags := fs.String("serve-flags", "", "more flags for every `sts serve` bench starts, space-separated (to compare settings such as --gc-headroom-mib)")
+	hsm := addHSMFlags(fs)
 	_ = fs.Parse(args)
 
-	dir, caller, err := benchFolder(*manifests)
+	caller, err := devkeys.NewRSA("bench-client", time.Now(), 24*time.Hour)
 	if err != nil {
 		return err
 	}
-	defer os.RemoveAll(dir)
-	key, err := signingKey(dir)
-	if err != nil {
-		return err
-	}
+	b := &benchRun{manifests: *manifests, caller: caller, serveFlags: strings.Fields(*serveFlags)}
+	defer b.stop()
 	// The flood row sends its attackers from many addresses, through
 	// X-Forwarded-For, as a spraying botnet would.
-	srv, err := startServer(dir, "--trusted-proxies", "127.0.0.1")
+	serveArgs := []string{"--trusted-proxies", "127.0.0.1"}
+	if *cpuProfile != "" {
+		serveArgs = append(serveArgs, "--cpu-profile", *cpuProfile)
+	}
+	main, key, err := b.start(nil, serveArgs...)
 	if err != nil {
 		return err
 	}
-	defer srv.stop()
-	r.Endpoint = srv.url
-	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 30 * time.Second}
-
+	goSig := signerFloor("x Go sig", "Go "+keyName(key), key)
+	floors := []*floor{goSig}
+	ossl := opensslFloor()
+	if ossl != nil {
+		floors = append(floors, ossl)
+	}
 	signed := r
 	signed.Username, signed.Password, signed.AppliesTo = "", "", *x509AppliesTo
 	signed.SigningKey, signed.SigningCert = caller.Key, caller.Cert
-	rows := []struct {
-		name string
-		req  client.Request
-	}{{"UsernameToken, SAML bearer", r}}
+	rows := []*benchRow{{name: "UsernameToken, SAML bearer", req: r, srv: main, floors: floors, goFloor: goSig}}
 	if *x509AppliesTo != "" {
-		rows = append(rows, struct {
-			name string
-			req  client.Request
-		}{"X.509-signed, SAML bearer", signed})
+		rows = append(rows, &benchRow{name: "X.509-signed, SAML bearer", req: signed, srv: main, floors: floors, goFloor: goSig})
 	}
 
-	perSignature, err := signatureCPU(key, 200)
+	var ec *devkeys.Pair
+	ecSrv, _, err := b.start(withECDSAKey(&ec))
 	if err != nil {
+		return fmt.Errorf("ECDSA signing key: %w", err)
+	}
+	ecSig := signerFloor("x Go sig", "Go ECDSA P-256", ec.Signer)
+	rows = append(rows, &benchRow{name: "UsernameToken, SAML bearer, ECDSA P-256", req: r, srv: ecSrv, floors: []*floor{ecSig}, goFloor: ecSig})
+
+	hsmRows, hsmFloor, err := hsm.rows(b, r, signed, floors)
+	if err != nil {
+		return fmt.Errorf("PKCS#11: %w", err)
+	}
+	rows = append(rows, hsmRows...)
+	columns := []string{goSig.column}
+	if hsmFloor != nil {
+		columns = append(columns, hsmFloor.column)
+	}
+	if ossl != nil {
+		columns = append(columns, ossl.column)
+		if _, err := ossl.measure(1); err != nil {
+			return err
+		}
+	}
+
+	hc := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: *concurrency}, Timeout: 30 * time.Second}
+	for _, row := range rows {
+		r := row.req
+		r.Endpoint = row.srv.url
+		if err := row.run(hc, r, *requests, *concurrency, *chunks); err != nil {
+			return fmt.Errorf("%s: %w", row.name, err)
+		}
+	}
+	if ossl != nil {
+		if _, err := ossl.measure(1); err != nil {
+			return err
+		}
+	}
+
+	fmt.Printf("%d requests per row in %d chunks, %d concurrent, keep-alive; figures are medians over the chunks.\nBare signatures in the same run (CPU each):\n", *requests, *chunks, *concurrency)
+	shown := append(floors, ecSig)
+	if hsmFloor != nil {
+		shown = append(shown, hsmFloor)
+	}
+	for _, f := range shown {
+		fmt.Printf("  %-40s %10v\n", f.name, f.perSignature().Round(time.Microsecond))
+	}
+	fmt.Printf("\n%-46s %10s %10s %10s %12s", "request", "tokens/s", "p50", "p99", "CPU/token")
+	for _, c := range columns {
+		fmt.Printf(" %10s", c)
+	}
+	fmt.Println()
+	for _, row := range rows {
+		row.print(columns)
+	}
+	r.Endpoint = main.url
+	return floodRow(hc, r, *requests, *concurrency, rows[0].rate(), len(columns))
+}
+
+// benchRun holds the servers a bench run started.
+type benchRun struct {
+	manifests  string
+	caller     *devkeys.Pair
+	serveFlags []string
+	servers    []*child
+	dirs       []string
+}
+
+// start serves a copy of the manifests folder, changed by edit, and returns
+// the server and its signing key.
+func (b *benchRun) start(edit func(*source.Objects) error, serveArgs ...string) (*child, crypto.Signer, error) {
+	dir, err := benchFolder(b.manifests, b.caller, edit)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.dirs = append(b.dirs, dir)
+	key, err := signingKey(dir)
+	if err != nil {
+		return nil, nil, err
+	}
+	srv, err := startServer(dir, append(serveArgs, b.serveFlags...)...)
+	if err != nil {
+		return nil, nil, err
+	}
+	b.servers = append(b.servers, srv)
+	return srv, key, nil
+}
+
+func (b *benchRun) stop() {
+	for _, s := range b.servers {
+		s.stop()
+	}
+	for _, d := range b.dirs {
+		os.RemoveAll(d)
+	}
+}
+
+// keyName names a signing key's kind for the bare signature's row.
+func keyName(key crypto.Signer) string {
+	switch k := key.Public().(type) {
+	case *rsa.PublicKey:
+		return fmt.Sprintf("RSA-%d", k.N.BitLen())
+	case *ecdsa.PublicKey:
+		return "ECDSA " + k.Curve.Params().Name
+	}
+	return fmt.Sprintf("%T", key.Public())
+}
+
+// A benchRow is one kind of request, measured against the bare signatures
+// of its key (floors, by ratio column).
+type benchRow struct {
+	name    string
+	req     client.Request
+	srv     *child
+	floors  []*floor
+	goFloor *floor // the ratio column "x Go sig": the same key in Go, or the Go signature of the same kind
+
+	latencies []time.Duration
+	elapsed   time.Duration
+	perToken  []time.Duration      // server CPU per token, one per chunk
+	ratios    map[*floor][]float64 // per chunk, to the floor measured right after it
+}
+
+// run sends the row's requests in chunks, measuring the bare signatures
+// that are measured in this process between them.
+func (row *benchRow) run(hc *http.Client, r client.Request, requests, concurrency, chunks int) error {
+	// Warm up: the first request pays bcrypt once; the cache serves the rest.
+	if err := once(hc, r); err != nil {
 		return err
 	}
-	fmt.Printf("%d requests per row, %d concurrent, keep-alive; one bare signature with the same key: %v CPU\n\n",
-		*requests, *concurrency, perSignature.Round(time.Microsecond))
-	fmt.Printf("%-46s %10s %10s %10s %14s %8s\n", "request", "tokens/s", "p50", "p99", "CPU/token", "ratio")
-	var undisturbed float64
-	for _, row := range rows {
-		// Warm up: the first request pays bcrypt once; the cache serves the rest.
-		if err := once(hc, row.req); err != nil {
-			return fmt.Errorf("%s: %w", row.name, err)
+	chunks = max(1, min(chunks, requests))
+	for i := range chunks {
+		n := requests / chunks
+		if i == chunks-1 {
+			n = requests - n*(chunks-1)
 		}
-		before, err := processCPU(srv.cmd.Process.Pid)
+		before, err := processCPU(row.srv.cmd.Process.Pid)
 		if err != nil {
 			return err
 		}
-		latencies, elapsed, err := drive(hc, row.req, *requests, *concurrency)
-		if err != nil {
-			return fmt.Errorf("%s: %w", row.name, err)
-		}
-		after, err := processCPU(srv.cmd.Process.Pid)
+		latencies, elapsed, err := drive(hc, r, n, concurrency)
 		if err != nil {
 			return err
 		}
-		perToken := (after - before) / time.Duration(*requests)
-		printRow(row.name, latencies, elapsed, perToken, perSignature)
-		if undisturbed == 0 {
-			undisturbed = float64(*requests) / elapsed.Seconds()
+		after, err := processCPU(row.srv.cmd.Process.Pid)
+		if err != nil {
+			return err
+		}
+		perToken := (after - before) / time.Duration(n)
+		row.perToken = append(row.perToken, perToken)
+		row.elapsed += elapsed
+		row.latencies = append(row.latencies, latencies...)
+		for _, f := range row.floors {
+			if f.external != nil {
+				continue
+			}
+			sig, err := f.measure(max(10, n/5))
+			if err != nil {
+				return err
+			}
+			if row.ratios == nil {
+				row.ratios = map[*floor][]float64{}
+			}
+			row.ratios[f] = append(row.ratios[f], float64(perToken)/float64(sig))
 		}
 	}
-	return floodRow(hc, r, srv.url, *requests, *concurrency, undisturbed)
+	return nil
+}
+
+func (row *benchRow) rate() float64 {
+	return float64(len(row.latencies)) / row.elapsed.Seconds()
+}
+
+// print prints the row, with its ratio to each bare signature column.
+func (row *benchRow) print(columns []string) {
+	slices.Sort(row.latencies)
+	perToken := median(row.perToken)
+	fmt.Printf("%-46s %10.0f %10v %10v %12v", row.name, row.rate(),
+		row.latencies[len(row.latencies)/2].Round(10*time.Microsecond), row.latencies[len(row.latencies)*99/100].Round(10*time.Microsecond),
+		perToken.Round(time.Microsecond))
+	for _, c := range columns {
+		f := row.goFloor
+		if c != f.column {
+			f = nil
+			for _, g := range row.floors {
+				if g.column == c {
+					f = g
+				}
+			}
+		}
+		switch {
+		case f == nil || f.perSignature() == 0:
+			fmt.Printf(" %10s", "-")
+		case f.external != nil:
+			// Measured by another program before and after the rows.
+			fmt.Printf(" %10.2f", float64(perToken)/float64(f.perSignature()))
+		default:
+			fmt.Printf(" %10.2f", medianRatio(row.ratios[f]))
+		}
+	}
+	fmt.Println()
 }
 
 // floodAttackers is how many clients send wrong passwords in the flood row.
@@ -125,7 +284,8 @@ const floodAttackers = 32
 // clients spray wrong passwords over random user names from random
 // addresses (each attempt a fresh hash comparison that no lockout or
 // failure cache can spare), beside the undisturbed figure.
-func floodRow(hc *http.Client, r client.Request, url string, requests, concurrency int, undisturbed float64) error {
+func floodRow(hc *http.Client, r client.Request, requests, concurrency int, undisturbed float64, columns int) error {
+	url := r.Endpoint
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	attacker := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: floodAttackers}, Timeout: 30 * time.Second}
@@ -163,226 +323,8 @@ func floodRow(hc *http.Client, r client.Request, url string, requests, concurren
 	name := fmt.Sprintf("UsernameToken, %d clients with wrong passwords", floodAttackers)
 	slices.Sort(latencies)
 	rate := float64(n) / elapsed.Seconds()
-	fmt.Printf("%-46s %10.0f %10v %10v %14s %8s   %.0f%% of the undisturbed tokens/s\n", name, rate,
-		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond), "-", "-", 100*rate/undisturbed)
+	fmt.Printf("%-46s %10.0f %10v %10v %12s%s   %.0f%% of the undisturbed tokens/s\n", name, rate,
+		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond), "-",
+		strings.Repeat(fmt.Sprintf(" %10s", "-"), columns), 100*rate/undisturbed)
 	return nil
-}
-
-// printRow prints one measured row.
-func printRow(name string, latencies []time.Duration, elapsed, perToken, perSignature time.Duration) {
-	slices.Sort(latencies)
-	fmt.Printf("%-46s %10.0f %10v %10v %14v %8.2f\n", name, float64(len(latencies))/elapsed.Seconds(),
-		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond),
-		perToken.Round(time.Microsecond), float64(perToken)/float64(perSignature))
-}
-
-// benchFolder writes the manifests folder's objects into a new folder,
-// with a fresh client certificate registered with the SecurityTokenService
-// (X.509 authentication on, no role requirement), so that signed requests
-// can be measured on any folder.
-func benchFolder(src string) (string, *devkeys.Pair, error) {
-	folder, err := source.NewFolder()
-	if err != nil {
-		return "", nil, err
-	}
-	objs, err := folder.Read(src)
-	if err != nil {
-		return "", nil, err
-	}
-	if len(objs.SecurityTokenServices) != 1 {
-		return "", nil, fmt.Errorf("%s holds %d SecurityTokenServices; bench needs one", src, len(objs.SecurityTokenServices))
-	}
-	caller, err := devkeys.NewRSA("bench-client", time.Now(), 24*time.Hour)
-	if err != nil {
-		return "", nil, err
-	}
-	sts := objs.SecurityTokenServices[0]
-	sts.Spec.Authentication.AllowedRoles = nil
-	sts.Spec.Authentication.X509 = &stsv1alpha1.X509Spec{Enabled: true,
-		ClientCertificates: &stsv1alpha1.CertificateSource{PEM: string(caller.CertPEM)}}
-
-	dir, err := os.MkdirTemp("", "sts-bench-")
-	if err != nil {
-		return "", nil, err
-	}
-	write := func(kind string, gv string, obj interface {
-		GetName() string
-		GetObjectKind() schema.ObjectKind
-	}) error {
-		obj.GetObjectKind().SetGroupVersionKind(schema.FromAPIVersionAndKind(gv, kind))
-		data, err := yaml.Marshal(obj)
-		if err != nil {
-			return err
-		}
-		return os.WriteFile(filepath.Join(dir, strings.ToLower(kind)+"-"+obj.GetName()+".yaml"), data, 0o600)
-	}
-	gv := stsv1alpha1.GroupVersion.String()
-	var errs []error
-	errs = append(errs, write("SecurityTokenService", gv, sts))
-	for _, o := range objs.RelyingParties {
-		errs = append(errs, write("RelyingParty", gv, o))
-	}
-	for _, o := range objs.TrustedIssuers {
-		errs = append(errs, write("TrustedIssuer", gv, o))
-	}
-	for _, o := range objs.Secrets {
-		errs = append(errs, write("Secret", "v1", o))
-	}
-	for _, o := range objs.ConfigMaps {
-		errs = append(errs, write("ConfigMap", "v1", o))
-	}
-	if err := errors.Join(errs...); err != nil {
-		os.RemoveAll(dir)
-		return "", nil, err
-	}
-	return dir, caller, nil
-}
-
-func once(hc *http.Client, r client.Request) error {
-	r.Now = time.Now()
-	status, body, err := r.Do(hc)
-	if err != nil {
-		return err
-	}
-	if status != http.StatusOK {
-		_, ferr := client.Token(body)
-		return fmt.Errorf("the STS refused the benchmark request (status %d): %v", status, ferr)
-	}
-	return nil
-}
-
-// drive sends n requests from c goroutines and returns each one's latency.
-func drive(hc *http.Client, r client.Request, n, c int) ([]time.Duration, time.Duration, error) {
-	latencies := make([]time.Duration, n)
-	var next sync.Mutex
-	i := 0
-	var firstErr error
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range c {
-		wg.Go(func() {
-			for {
-				next.Lock()
-				if i >= n || firstErr != nil {
-					next.Unlock()
-					return
-				}
-				mine := i
-				i++
-				next.Unlock()
-				t0 := time.Now()
-				err := once(hc, r)
-				latencies[mine] = time.Since(t0)
-				if err != nil {
-					next.Lock()
-					firstErr = err
-					next.Unlock()
-				}
-			}
-		})
-	}
-	wg.Wait()
-	return latencies, time.Since(start), firstErr
-}
-
-// signatureCPU is the CPU time of one PKCS#1 v1.5 SHA-256 signature with key
-// (ECDSA for EC keys), measured over n signatures on this goroutine.
-func signatureCPU(key crypto.Signer, n int) (time.Duration, error) {
-	digest := sha256.Sum256([]byte("trustbroker"))
-	before, err := processCPU(os.Getpid())
-	if err != nil {
-		return 0, err
-	}
-	for range n {
-		if _, err := key.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
-			return 0, err
-		}
-	}
-	after, err := processCPU(os.Getpid())
-	return (after - before) / time.Duration(n), err
-}
-
-func signingKey(dir string) (crypto.Signer, error) {
-	folder, err := source.NewFolder()
-	if err != nil {
-		return nil, err
-	}
-	src := &source.FolderSource{Dir: dir, Folder: folder, Builder: &source.Builder{}, Holder: &policy.Holder{}, Log: logr.Discard()}
-	if err := src.Load(); err != nil {
-		return nil, err
-	}
-	return src.Holder.Load().STS.Signing.Signer, nil
-}
-
-type child struct {
-	cmd *exec.Cmd
-	url string
-}
-
-// startServer runs `sts serve` on free loopback ports and waits until ready.
-func startServer(dir string, extra ...string) (*child, error) {
-	self, err := os.Executable()
-	if err != nil {
-		return nil, err
-	}
-	listen, metrics := freePort(), freePort()
-	cmd := exec.Command(self, append([]string{"serve", "--manifests", dir, "--listen", listen, "--metrics-listen", metrics}, extra...)...)
-	logFile, err := os.CreateTemp("", "sts-bench-*.log")
-	if err != nil {
-		return nil, err
-	}
-	cmd.Stdout, cmd.Stderr = logFile, logFile
-	if err := cmd.Start(); err != nil {
-		return nil, err
-	}
-	c := &child{cmd: cmd, url: "http://" + listen + "/sts"}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	for ctx.Err() == nil {
-		resp, err := http.Get("http://" + metrics + "/readyz")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return c, nil
-			}
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	c.stop()
-	return nil, fmt.Errorf("the STS did not become ready; its log is in %s", logFile.Name())
-}
-
-func (c *child) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	_ = c.cmd.Wait()
-}
-
-func freePort() string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		panic(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
-}
-
-// processCPU is a process's user+system CPU time from /proc.
-func processCPU(pid int) (time.Duration, error) {
-	data, err := os.ReadFile(filepath.Join("/proc", strconv.Itoa(pid), "stat"))
-	if err != nil {
-		return 0, fmt.Errorf("reading CPU time: %w", err)
-	}
-	// Fields after the command name, which is in parentheses and may hold spaces.
-	end := strings.LastIndexByte(string(data), ')')
-	fields := strings.Fields(string(data[end+1:]))
-	if len(fields) < 13 {
-		return 0, errors.New("unexpected /proc stat format")
-	}
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err := errors.Join(err1, err2); err != nil {
-		return 0, err
-	}
-	const ticksPerSecond = 100 // USER_HZ on Linux
-	return time.Duration(utime+stime) * time.Second / ticksPerSecond, nil
 }

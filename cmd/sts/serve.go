@@ -10,6 +10,8 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -40,12 +42,25 @@ func serve(args []string) error {
 	var trustedProxies prefixList
 	fs.Var(&trustedProxies, "trusted-proxies", "comma-separated CIDRs of reverse proxies whose X-Forwarded-For header names the real client (for trustedAddresses and lockout) and whose X-Forwarded-Proto: https marks a request as received over TLS; empty trusts no header")
 	shutdownDelay := fs.Duration("shutdown-delay", 5*time.Second, "on SIGTERM, keep serving this long with /readyz failing and Connection: close on every answer, so that load balancers stop sending before the listeners close; then wait for the requests in flight")
+	gcHeadroom := fs.Int("gc-headroom-mib", 64, "let the heap grow by at least this many MiB of garbage between collections (GOGC still applies above it); every token allocates some 100-250 KiB that dies with its request, and a small live heap would otherwise be collected every few dozen requests")
+	cpuProfile := fs.String("cpu-profile", "", "write a CPU profile (go tool pprof) of the whole run to this file on shutdown")
 	allowInsecureADFS := fs.Bool("allow-insecure-adfs-paths", false, "let /adfs/services/trust/*/usernamemixed accept passwords over plain HTTP (tests, or a TLS-terminating proxy not listed in --trusted-proxies); off, they answer only requests that came over TLS")
 	_ = fs.Parse(args)
 	if *kube == (*manifests != "") {
 		return errors.New("give either --manifests DIR or --kube")
 	}
 	log := logr.FromSlogHandler(slog.NewJSONHandler(os.Stderr, nil))
+	// The headroom is never written, so it takes address space, not memory;
+	// it holds no pointers, so the collector does not scan it.
+	headroom := make([]byte, *gcHeadroom<<20)
+	defer runtime.KeepAlive(headroom)
+	if *cpuProfile != "" {
+		stopProfile, err := startCPUProfile(*cpuProfile)
+		if err != nil {
+			return err
+		}
+		defer stopProfile()
+	}
 	term, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	// The policy keeps following its source while the pod drains.
@@ -149,6 +164,23 @@ func serve(args []string) error {
 		return nil
 	}
 	return err
+}
+
+// startCPUProfile profiles the process into file until the returned
+// function is called.
+func startCPUProfile(file string) (func(), error) {
+	f, err := os.Create(file)
+	if err != nil {
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("CPU profile: %w", err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}, nil
 }
 
 // requestTimeout bounds reading a request and writing its answer; on

@@ -4,6 +4,9 @@
 package devkeys
 
 import (
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/elliptic"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
@@ -20,7 +23,8 @@ import (
 type Pair struct {
 	CertPEM, KeyPEM []byte
 	Cert            *x509.Certificate
-	Key             *rsa.PrivateKey
+	Key             *rsa.PrivateKey // nil for an EC pair
+	Signer          crypto.Signer   // the private key, RSA or EC
 }
 
 // NewRSA makes a 2048-bit RSA key and a certificate for commonName, valid
@@ -30,6 +34,24 @@ func NewRSA(commonName string, now time.Time, validFor time.Duration) (*Pair, er
 	if err != nil {
 		return nil, err
 	}
+	p, err := newPair(key, commonName, now, validFor)
+	if err != nil {
+		return nil, err
+	}
+	p.Key = key
+	return p, nil
+}
+
+// NewECDSA makes a P-256 key and a certificate for commonName, as NewRSA.
+func NewECDSA(commonName string, now time.Time, validFor time.Duration) (*Pair, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, err
+	}
+	return newPair(key, commonName, now, validFor)
+}
+
+func newPair(key crypto.Signer, commonName string, now time.Time, validFor time.Duration) (*Pair, error) {
 	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
 	if err != nil {
 		return nil, err
@@ -49,7 +71,10 @@ func NewRSA(commonName string, now time.Time, validFor time.Duration) (*Pair, er
 	} else {
 		tmpl.DNSNames = []string{commonName}
 	}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if _, ok := key.(*ecdsa.PrivateKey); ok {
+		tmpl.KeyUsage = x509.KeyUsageDigitalSignature
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, key.Public(), key)
 	if err != nil {
 		return nil, err
 	}
@@ -65,7 +90,7 @@ func NewRSA(commonName string, now time.Time, validFor time.Duration) (*Pair, er
 		CertPEM: pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}),
 		KeyPEM:  pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: pkcs8}),
 		Cert:    cert,
-		Key:     key,
+		Signer:  key,
 	}, nil
 }
 

@@ -31,7 +31,7 @@ type relyingPartyKeys struct {
 	keyFile, pemText string
 }
 
-func newRelyingPartyKeys(t *testing.T) relyingPartyKeys {
+func newRelyingPartyKeys(t testing.TB) relyingPartyKeys {
 	t.Helper()
 	pair, err := devkeys.NewRSA("rp.example.com", time.Now(), 24*time.Hour)
 	if err != nil {

@@ -62,7 +62,7 @@ func TestReplayStoreDownRefuses(t *testing.T) {
 
 // stsManifest is the standalone sample's sts.yaml with one edit, as extra
 // manifests for testfixture.StartSTS.
-func stsManifest(t *testing.T, old, new string) map[string]string {
+func stsManifest(t testing.TB, old, new string) map[string]string {
 	t.Helper()
 	raw, err := os.ReadFile(filepath.Join(testtools.RepoRoot(t), "config", "samples", "standalone", "sts.yaml"))
 	if err != nil {
@@ -75,7 +75,7 @@ func stsManifest(t *testing.T, old, new string) map[string]string {
 }
 
 // manifestWithout removes a line that must be there.
-func manifestWithout(t *testing.T, manifest, line string) string {
+func manifestWithout(t testing.TB, manifest, line string) string {
 	t.Helper()
 	if !strings.Contains(manifest, line) {
 		t.Fatalf("manifest has no %q to remove", line)

@@ -15,7 +15,7 @@ import (
 
 // x509STS is an STS that trusts one registered client certificate, and has
 // a relying party for each proof kind.
-func x509STS(t *testing.T, registered *devkeys.Pair, keys relyingPartyKeys) *testfixture.STS {
+func x509STS(t testing.TB, registered *devkeys.Pair, keys relyingPartyKeys) *testfixture.STS {
 	t.Helper()
 	manifests := stsManifest(t, "  authentication:\n", "  authentication:\n"+
 		"    x509:\n      enabled: true\n      clientCertificates:\n        pem: |\n          "+

@@ -1,8 +1,6 @@
 package soap
 
 import (
-	"fmt"
-
 	"github.com/beevik/etree"
 )
 
@@ -84,10 +82,5 @@ func (r *Response) ContentType() string { return r.Version.ContentType() }
 // Bytes serialises the envelope, without an XML declaration (AD FS sends
 // none; UTF-8 is the default).
 func (r *Response) Bytes() ([]byte, error) {
-	r.Document.WriteSettings = ExactWriteSettings()
-	b, err := r.Document.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("serialise SOAP response: %w", err)
-	}
-	return b, nil
+	return SerializeExact(r.Document.Child...), nil
 }

@@ -41,6 +41,7 @@ type Builder struct {
 
 	ldap  ldapStores
 	certs parsedCertificates
+	hsm   hsmKeys
 }
 
 // Problem is an object, or a part of one, that could not be used. Only the
@@ -105,7 +106,7 @@ func (b *Builder) Build(objs *Objects, prev *policy.Snapshot) (*policy.Snapshot,
 	if snap.STS, err = stsPolicy(sts, r, report); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
-	if snap.STS.Signing, err = signingKey(sts, r, prev, report); err != nil {
+	if snap.STS.Signing, err = signingKey(sts, r, &b.hsm, prev, report); err != nil {
 		return nil, nil, fmt.Errorf("SecurityTokenService %s/%s: %w", sts.Namespace, sts.Name, err)
 	}
 	snap.Users = b.users(sts, r, report)

@@ -36,7 +36,7 @@ func TestRelyingPartyCertificatesAreReadNotWatched(t *testing.T) {
 		Encryption: &stsv1alpha1.EncryptionSpec{Enabled: true, Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: certSecret.Name}}}}}
 	for _, o := range []client.Object{signing, certSecret, rp,
 		&stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
-			Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts", Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}}}},
+			Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts", Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}}}},
 	} {
 		if err := c.Create(ctx, o); err != nil {
 			t.Fatal(err)

@@ -58,7 +58,7 @@ func TestKubeSourceFollowsTheAPI(t *testing.T) {
 			StringData: map[string]string{"users.yaml": "- {username: alice, password: pw, roles: [admin]}\n"}},
 		&stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
 			Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts",
-			Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}},
+			Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}},
 			Authentication: stsv1alpha1.AuthenticationSpec{UsernameToken: &stsv1alpha1.UsernameTokenSpec{
 				Enabled: true, AllowPasswordText: true, UserStore: &stsv1alpha1.UserStoreSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "users"}}}},
 		}},

@@ -94,7 +94,7 @@ func benchmarkRebuild(b *testing.B, n int) {
 	objs := &Objects{
 		SecurityTokenServices: []*stsv1alpha1.SecurityTokenService{{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"},
 			Spec: stsv1alpha1.SecurityTokenServiceSpec{Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts",
-				Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}}}}},
+				Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}}}}},
 		Secrets: map[types.NamespacedName]*corev1.Secret{Key(kubeNS, "signing"): {ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "signing"},
 			Data: map[string][]byte{"tls.crt": signing.CertPEM, "tls.key": signing.KeyPEM}}},
 		ConfigMaps: map[types.NamespacedName]*corev1.ConfigMap{},

@@ -33,7 +33,11 @@ func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.Rely
 		}
 	}
 	spec := sts.Spec
-	secret(&spec.Signing.SecretRef)
+	secret(spec.Signing.SecretRef)
+	if p := spec.Signing.PKCS11; p != nil {
+		secret(&p.PINSecretRef)
+	}
+	certs(spec.Signing.Certificate)
 	certs(spec.Signing.PreviousCertificates)
 	if spec.TLS != nil {
 		secret(&spec.TLS.SecretRef)

@@ -3,6 +3,7 @@ package source
 import (
 	"crypto/rsa"
 	"crypto/x509"
+	"errors"
 	"fmt"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
@@ -23,14 +24,14 @@ const (
 // part of the policy that does: it grants no one anything, and losing it
 // would stop every relying party. With no version in prev (the first load,
 // or prev served another STS) the build fails.
-func signingKey(o *stsv1alpha1.SecurityTokenService, r resolver, prev *policy.Snapshot, report func(err error, msg string)) (policy.SigningKey, error) {
+func signingKey(o *stsv1alpha1.SecurityTokenService, r resolver, keys *hsmKeys, prev *policy.Snapshot, report func(err error, msg string)) (policy.SigningKey, error) {
 	spec := o.Spec.Signing
-	key, err := readSigningKey(spec, r)
+	key, err := readSigningKey(spec, r, keys)
 	if err != nil {
 		if prev == nil || prev.STS.Namespace != o.Namespace || prev.STS.Name != o.Name || prev.STS.Signing.Signer == nil {
 			return policy.SigningKey{}, err
 		}
-		report(err, "the last good signing key stays in use until the signing Secret is fixed")
+		report(err, "the last good signing key stays in use until the signing key is fixed")
 		key = prev.STS.Signing
 	}
 	// Only the listed certificates, never what an earlier snapshot signed
@@ -47,24 +48,35 @@ func signingKey(o *stsv1alpha1.SecurityTokenService, r resolver, prev *policy.Sn
 	return key, nil
 }
 
-// readSigningKey reads and checks the key pair of the signing Secret.
-func readSigningKey(spec stsv1alpha1.SigningSpec, r resolver) (policy.SigningKey, error) {
-	certPEM, keyPEM, err := r.keyPair(spec.SecretRef)
-	if err != nil {
-		return policy.SigningKey{}, fmt.Errorf("signing key: %w", err)
+// readSigningKey reads and checks the key pair of the signing Secret, or
+// opens the key in a PKCS#11 token.
+func readSigningKey(spec stsv1alpha1.SigningSpec, r resolver, keys *hsmKeys) (policy.SigningKey, error) {
+	var key policy.SigningKey
+	where := ""
+	switch {
+	case spec.PKCS11 != nil:
+		k, err := keys.readPKCS11Key(spec, r)
+		if err != nil {
+			return policy.SigningKey{}, fmt.Errorf("signing key: %w", err)
+		}
+		key, where = k, "in PKCS#11 token "+spec.PKCS11.TokenLabel
+	case spec.SecretRef != nil:
+		certPEM, keyPEM, err := r.keyPair(*spec.SecretRef)
+		if err != nil {
+			return policy.SigningKey{}, fmt.Errorf("signing key: %w", err)
+		}
+		signer, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
+		if err != nil {
+			return policy.SigningKey{}, fmt.Errorf("signing key in Secret %s: %w", spec.SecretRef.Name, err)
+		}
+		key, where = policy.SigningKey{Signer: signer, Chain: chain}, "in Secret "+spec.SecretRef.Name
+	default:
+		return policy.SigningKey{}, errors.New("signing key: neither secretRef nor pkcs11 is given")
 	}
-	signer, chain, err := pki.ParseKeyPair(certPEM, keyPEM)
-	if err != nil {
-		return policy.SigningKey{}, fmt.Errorf("signing key in Secret %s: %w", spec.SecretRef.Name, err)
-	}
-	key := policy.SigningKey{
-		Signer:             signer,
-		Chain:              chain,
-		SignatureAlgorithm: stringOr(string(spec.SignatureAlgorithm), "rsa-sha256"),
-		DigestAlgorithm:    stringOr(string(spec.DigestAlgorithm), "sha256"),
-	}
-	if err := checkSigningKey(signer, key.SignatureAlgorithm); err != nil {
-		return policy.SigningKey{}, fmt.Errorf("signing key in Secret %s: %w", spec.SecretRef.Name, err)
+	key.SignatureAlgorithm = stringOr(string(spec.SignatureAlgorithm), "rsa-sha256")
+	key.DigestAlgorithm = stringOr(string(spec.DigestAlgorithm), "sha256")
+	if err := checkSigningKey(key.Signer, key.SignatureAlgorithm); err != nil {
+		return policy.SigningKey{}, fmt.Errorf("signing key %s: %w", where, err)
 	}
 	return key, nil
 }

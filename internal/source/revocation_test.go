@@ -244,7 +244,7 @@ func TestReferencesNamePreviousCertificates(t *testing.T) {
 		{stsv1alpha1.CertificateSource{ConfigMapRef: &stsv1alpha1.ConfigMapKeySelector{Name: "old-signing"}}, []string{"signing"}, []string{"old-signing"}},
 	} {
 		sts := &stsv1alpha1.SecurityTokenService{Spec: stsv1alpha1.SecurityTokenServiceSpec{
-			Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}, PreviousCertificates: &tc.src}}}
+			Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}, PreviousCertificates: &tc.src}}}
 		refs := ReferencesOf(sts, nil, nil)
 		if !slices.Equal(refs.Secrets, tc.secrets) || !slices.Equal(refs.ConfigMaps, tc.configMap) {
 			t.Errorf("references %+v, want Secrets %v and ConfigMaps %v", refs, tc.secrets, tc.configMap)

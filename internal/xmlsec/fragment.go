@@ -84,10 +84,7 @@ func standaloneCopy(el *etree.Element) *etree.Element {
 
 // serializeStandalone is the octet form of standaloneCopy(el).
 func serializeStandalone(el *etree.Element) ([]byte, error) {
-	doc := etree.NewDocument()
-	doc.SetRoot(standaloneCopy(el))
-	doc.WriteSettings = soap.ExactWriteSettings()
-	return doc.WriteToBytes()
+	return soap.SerializeExact(standaloneCopy(el)), nil
 }
 
 // parseDecryptedElement reads decrypted octets that replace an

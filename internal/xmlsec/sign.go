@@ -12,8 +12,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 )
 
 // MinRSABits is the smallest RSA modulus a Signer accepts.
@@ -113,10 +111,8 @@ func (s *Signer) DigestAlgorithm() DigestAlgorithm { return s.digest }
 // name prefixes used only inside content, such as "xs" in xsi:type="xs:string",
 // which exclusive c14n would otherwise drop.
 //
-// To avoid a deep copy per token, an element with no namespace declarations
-// on its ancestors is canonicalised in place: namespace declarations it does
-// not use are dropped and attributes sorted, which does not change its
-// meaning. el must not contain a signature yet.
+// el is canonicalised where it sits, with the namespaces it inherits, and
+// left unchanged. It must not contain a signature yet.
 func (s *Signer) Sign(el *etree.Element, idAttr string, inclusivePrefixes ...string) (*etree.Element, error) {
 	id, err := idValue(el, idAttr)
 	if err != nil {
@@ -129,17 +125,7 @@ func (s *Signer) Sign(el *etree.Element, idAttr string, inclusivePrefixes ...str
 	}
 	prefixList := strings.Join(inclusivePrefixes, " ")
 
-	target := el
-	if ancestorsDeclareNamespaces(el) {
-		ctx, err := etreeutils.NSBuildParentContext(el)
-		if err != nil {
-			return nil, fmt.Errorf("xmlsec: resolving namespaces of the element to sign: %w", err)
-		}
-		if target, err = etreeutils.NSDetatch(ctx, el); err != nil {
-			return nil, fmt.Errorf("xmlsec: detaching the element to sign: %w", err)
-		}
-	}
-	canonical, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(prefixList).Canonicalize(target)
+	canonical, err := excC14N(el, prefixList, nil)
 	if err != nil {
 		return nil, fmt.Errorf("xmlsec: canonicalising the element to sign: %w", err)
 	}
@@ -208,7 +194,7 @@ func (s *Signer) signatureElement(si *etree.Element) (*etree.Element, error) {
 // canonicalising, since Signature declares it in the output.
 func (s *Signer) signSignedInfo(si *etree.Element) ([]byte, error) {
 	si.CreateAttr("xmlns:"+dsPrefix, NamespaceDSig)
-	canonical, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList("").Canonicalize(si)
+	canonical, err := excC14N(si, "", nil)
 	si.RemoveAttr("xmlns:" + dsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("xmlsec: canonicalising SignedInfo: %w", err)
@@ -256,15 +242,4 @@ func idValue(el *etree.Element, name string) (string, error) {
 		return "", fmt.Errorf("xmlsec: element %s has no %s attribute", el.Tag, name)
 	}
 	return value, nil
-}
-
-func ancestorsDeclareNamespaces(el *etree.Element) bool {
-	for p := el.Parent(); p != nil; p = p.Parent() {
-		for _, a := range p.Attr {
-			if a.Space == "xmlns" || (a.Space == "" && a.Key == "xmlns") {
-				return true
-			}
-		}
-	}
-	return false
 }

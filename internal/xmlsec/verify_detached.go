@@ -15,8 +15,6 @@ import (
 	"strings"
 
 	"github.com/beevik/etree"
-	dsig "github.com/russellhaering/goxmldsig"
-	"github.com/russellhaering/goxmldsig/etreeutils"
 
 	"github.com/trustbroker/trustbroker/internal/soap"
 )
@@ -410,26 +408,7 @@ func canonicalExclusive(el *etree.Element, prefixList string, without *etree.Ele
 	if err != nil {
 		return nil, err
 	}
-	ctx, err := etreeutils.NSBuildParentContext(el)
-	if err != nil {
-		return nil, malformed(fmt.Errorf("namespaces of %s: %w", el.Tag, err))
-	}
-	var path []int
-	if without != nil {
-		path = childPath(el, without)
-	}
-	work, err := etreeutils.NSDetatch(ctx, el)
-	if err != nil {
-		return nil, malformed(fmt.Errorf("copying %s: %w", el.Tag, err))
-	}
-	if without != nil {
-		removeAtPath(work, path)
-	}
-	out, err := dsig.MakeC14N10ExclusiveCanonicalizerWithPrefixList(prefixList).Canonicalize(work)
-	if err != nil {
-		return nil, malformed(fmt.Errorf("canonicalising %s: %w", el.Tag, err))
-	}
-	return out, nil
+	return excC14N(el, prefixList, without)
 }
 
 // resolvePrefixList handles the "#default" token of a PrefixList, which
@@ -472,25 +451,6 @@ func declaresDefaultNamespace(el *etree.Element) bool {
 		}
 	}
 	return false
-}
-
-// childPath returns the positions in Child leading from root down to el.
-func childPath(root, el *etree.Element) []int {
-	var path []int
-	for e := el; e != root && e != nil; e = e.Parent() {
-		path = append(path, e.Index())
-	}
-	slices.Reverse(path)
-	return path
-}
-
-// removeAtPath removes the token at path (from childPath) below root.
-func removeAtPath(root *etree.Element, path []int) {
-	parent := root
-	for _, i := range path[:len(path)-1] {
-		parent = parent.Child[i].(*etree.Element)
-	}
-	parent.RemoveChildAt(path[len(path)-1])
 }
 
 // decodeDSigBase64 decodes the base64 text of el (line breaks allowed),

@@ -258,7 +258,7 @@ func TestInstall(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "default", Name: "kept"},
 		Spec: stsv1alpha1.SecurityTokenServiceSpec{
 			Issuer: "urn:example:sts", Endpoint: "https://sts.example.com/sts",
-			Signing: stsv1alpha1.SigningSpec{SecretRef: stsv1alpha1.SecretKeySelector{Name: "signing"}},
+			Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}},
 		},
 	}
 	if err := c.Create(ctx, sts); err != nil {

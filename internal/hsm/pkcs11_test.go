@@ -1,0 +1,244 @@
+//go:build pkcs11
+
+package hsm
+
+import (
+	"crypto"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/beevik/etree"
+	"github.com/miekg/pkcs11"
+
+	"github.com/trustbroker/trustbroker/internal/testtools"
+	"github.com/trustbroker/trustbroker/internal/xmlsec"
+)
+
+const (
+	testToken = "trustbroker-test"
+	testPIN   = "4711-secret-pin"
+	testLabel = "sts-signing"
+)
+
+var testKeyID = []byte{0x0a, 0x01}
+
+// token is the SoftHSM token all tests share: SoftHSM reads SOFTHSM2_CONF
+// once per process, when the module is first loaded.
+var token struct {
+	hsm      *SoftHSM
+	cert     *x509.Certificate
+	other    *x509.Certificate // of a second key in the token
+	setupErr error
+}
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "softhsm-")
+	if err != nil {
+		panic(err)
+	}
+	token.hsm, token.setupErr = NewSoftHSM(dir, testToken, testPIN)
+	if token.setupErr == nil {
+		os.Setenv("SOFTHSM2_CONF", token.hsm.Conf)
+		if token.cert, _, token.setupErr = token.hsm.GenerateRSA(testKeyID, testLabel, "trustbroker test STS"); token.setupErr == nil {
+			token.other, _, token.setupErr = token.hsm.GenerateRSA([]byte{0x0b}, "other", "another key")
+		}
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+func testConfig(t *testing.T) Config {
+	t.Helper()
+	if token.hsm == nil {
+		testtools.Missing(t, fmt.Sprintf("no SoftHSM token: %v", token.setupErr))
+	}
+	if token.setupErr != nil {
+		t.Fatal(token.setupErr)
+	}
+	return Config{Module: token.hsm.Module, TokenLabel: testToken, KeyLabel: testLabel, PIN: testPIN, Certificate: token.cert}
+}
+
+func open(t *testing.T, cfg Config) *Key {
+	t.Helper()
+	s, err := Open(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	k := s.(*Key)
+	t.Cleanup(func() { k.Close() })
+	return k
+}
+
+func signAndCheck(t testing.TB, k crypto.Signer, msg string) {
+	digest := sha256.Sum256([]byte(msg))
+	sig, err := k.Sign(rand.Reader, digest[:], crypto.SHA256)
+	if err != nil {
+		t.Error(err)
+		return
+	}
+	if err := rsa.VerifyPKCS1v15(token.cert.PublicKey.(*rsa.PublicKey), crypto.SHA256, digest[:], sig); err != nil {
+		t.Errorf("the token's signature does not verify with the certificate: %v", err)
+	}
+}
+
+// TestTokenSignedInHSMVerifiesWithXmlsec1 signs an assertion-like element
+// with the key in the token, found by label and by id, and has xmlsec1
+// verify it with the certificate.
+func TestTokenSignedInHSMVerifiesWithXmlsec1(t *testing.T) {
+	xmlsec1 := testtools.Tool(t, "xmlsec1")
+	byLabel := testConfig(t)
+	byID := byLabel
+	byID.KeyLabel, byID.KeyID = "", testKeyID
+	for name, cfg := range map[string]Config{"label": byLabel, "id": byID} {
+		t.Run(name, func(t *testing.T) {
+			k := open(t, cfg)
+			signer, err := xmlsec.NewSigner(k, []*x509.Certificate{token.cert}, xmlsec.RSASHA256, xmlsec.SHA256, xmlsec.AlgorithmPolicy{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			doc := etree.NewDocument()
+			el := doc.CreateElement("saml:Assertion")
+			el.CreateAttr("xmlns:saml", "urn:oasis:names:tc:SAML:2.0:assertion")
+			el.CreateAttr("ID", "_signed-in-the-token")
+			el.CreateElement("saml:Issuer").SetText("https://sts.example/trust")
+			sig, err := signer.Sign(el, "ID")
+			if err != nil {
+				t.Fatal(err)
+			}
+			el.InsertChildAt(1, sig)
+			dir := t.TempDir()
+			file, certFile := filepath.Join(dir, "token.xml"), filepath.Join(dir, "cert.pem")
+			if err := doc.WriteToFile(file); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: token.cert.Raw}), 0o600); err != nil {
+				t.Fatal(err)
+			}
+			out, err := exec.Command(xmlsec1, "--verify", "--pubkey-cert-pem", certFile, "--id-attr:ID", "urn:oasis:names:tc:SAML:2.0:assertion:Assertion", file).CombinedOutput()
+			if err != nil || !strings.Contains(string(out), "OK") {
+				t.Errorf("xmlsec1 refused the signature: %v\n%s", err, out)
+			}
+		})
+	}
+}
+
+// TestOpenFailuresSayWhatToFix: a wrong PIN, a missing key or token, and a
+// key that does not match the certificate are each named, and no error
+// carries the PIN.
+func TestOpenFailuresSayWhatToFix(t *testing.T) {
+	good := testConfig(t)
+	wrongPIN := good
+	wrongPIN.PIN = "0000-wrong-pin"
+	noKey := good
+	noKey.KeyLabel = "no-such-key"
+	noToken := good
+	noToken.TokenLabel = "no-such-token"
+	mismatch := good
+	mismatch.Certificate = token.other
+	noModule := good
+	noModule.Module = "/nonexistent/libpkcs11.so"
+	cases := []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"wrong PIN", wrongPIN, `token "trustbroker-test" of PKCS#11 module ` + good.Module + ` refused the PIN (CKR_PIN_INCORRECT)`},
+		{"missing key", noKey, `no private key with label "no-such-key" in token "trustbroker-test"`},
+		{"missing token", noToken, `no token labelled "no-such-token" in PKCS#11 module`},
+		{"key and certificate differ", mismatch, `does not match the certificate CN=another key`},
+		{"missing module", noModule, `/nonexistent/libpkcs11.so`},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := Open(tc.cfg)
+			if err == nil || !strings.Contains(err.Error(), tc.want) {
+				t.Fatalf("error %v, want one saying %q", err, tc.want)
+			}
+			for _, pin := range []string{good.PIN, wrongPIN.PIN} {
+				if strings.Contains(err.Error(), pin) {
+					t.Errorf("the error shows the PIN: %v", err)
+				}
+			}
+		})
+	}
+}
+
+// TestSessionLostAndReopened closes every session the process has with the
+// token, as a restarted or disconnected HSM does (the login goes with
+// them); the next signature opens the token again and succeeds.
+func TestSessionLostAndReopened(t *testing.T) {
+	k := open(t, testConfig(t))
+	signAndCheck(t, k, "before")
+
+	p := pkcs11.New(token.hsm.Module)
+	if err := p.Initialize(); err != nil && err != pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		t.Fatal(err)
+	}
+	slots, err := p.GetSlotList(true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	closed := false
+	for _, slot := range slots {
+		info, err := p.GetTokenInfo(slot)
+		if err == nil && info.Label == testToken {
+			if err := p.CloseAllSessions(slot); err != nil {
+				t.Fatal(err)
+			}
+			closed = true
+		}
+	}
+	if !closed {
+		t.Fatal("the test token's slot was not found")
+	}
+	signAndCheck(t, k, "after the sessions were closed")
+	if k.opened != 2 {
+		t.Errorf("the token was opened %d times, want 2 (once more after losing the sessions)", k.opened)
+	}
+	signAndCheck(t, k, "and again")
+}
+
+// TestConcurrentSigning signs from many goroutines at once, as many
+// requests do; every signature verifies.
+func TestConcurrentSigning(t *testing.T) {
+	k := open(t, testConfig(t))
+	var wg sync.WaitGroup
+	for g := range 32 {
+		wg.Go(func() {
+			for i := range 10 {
+				signAndCheck(t, k, fmt.Sprintf("request %d.%d", g, i))
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// BenchmarkSign is one signature through the module, beside the same
+// signature in Go with a key of the same size.
+func BenchmarkSign(b *testing.B) {
+	if token.hsm == nil || token.setupErr != nil {
+		b.Skip("no SoftHSM token")
+	}
+	s, err := Open(Config{Module: token.hsm.Module, TokenLabel: testToken, KeyLabel: testLabel, PIN: testPIN, Certificate: token.cert})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.(*Key).Close()
+	digest := sha256.Sum256([]byte("trustbroker"))
+	for b.Loop() {
+		if _, err := s.Sign(rand.Reader, digest[:], crypto.SHA256); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
