@@ -16,6 +16,7 @@ import (
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/util/retry"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
@@ -158,9 +159,13 @@ func TestSecurityTokenServiceRendersItsObjects(t *testing.T) {
 		t.Errorf("status endpoint %q, observedGeneration %d", sts.Status.Endpoint, sts.Status.ObservedGeneration)
 	}
 
-	// A ready pod, as the Deployment controller would report it.
-	dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1}
-	if err := cluster.client.Status().Update(ctx, &dep); err != nil {
+	// A ready pod, as the Deployment controller would report it. The
+	// operator may apply the Deployment again meanwhile: read it afresh.
+	if err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+		get(t, ns, "corp-sts", &dep)
+		dep.Status = appsv1.DeploymentStatus{ObservedGeneration: dep.Generation, Replicas: 2, UpdatedReplicas: 2, ReadyReplicas: 1, AvailableReplicas: 1, UnavailableReplicas: 1}
+		return cluster.client.Status().Update(ctx, &dep)
+	}); err != nil {
 		t.Fatal(err)
 	}
 	avail = waitCondition(t, sts, stsv1alpha1.ConditionAvailable, metav1.ConditionTrue, ReasonPodsReady)
