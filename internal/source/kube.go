@@ -287,8 +287,7 @@ func (k *KubeSource) objects(ctx context.Context) (*Objects, error) {
 	k.await(ctx, "configmaps", k.configMaps.Set(ctx, watched.ConfigMaps))
 	secrets, nSecrets := k.secrets.Objects()
 	configMaps, nConfigMaps := k.configMaps.Objects()
-	fetchedSecrets, fetchedConfigMaps := k.fetched.Sync(ctx, encryptionSources(sts, objs.RelyingParties))
-	// A watched copy is never older than a fetched one.
+	fetchedSecrets, fetchedConfigMaps := k.fetched.Sync(ctx, encryptionSources(sts, objs.RelyingParties, watched))
 	for _, s := range append(fetchedSecrets, secrets...) {
 		objs.Secrets[Key(s.Namespace, s.Name)] = s
 	}

@@ -2,6 +2,7 @@ package source
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 
@@ -33,11 +34,12 @@ type sourceKey struct {
 }
 
 // encryptionSources lists the objects the encryption certificates of sts's
-// relying parties come from, each with the version the operator recorded
+// relying parties come from, other than those watched, each with the
+// version the operator recorded
 // ("" for none). Relying parties that disagree (the operator has updated
 // one status and not yet the other) record an unknown version, which forces
 // a read.
-func encryptionSources(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.RelyingParty) map[sourceKey]string {
+func encryptionSources(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.RelyingParty, watched References) map[sourceKey]string {
 	const unknown = "?"
 	want := map[sourceKey]string{}
 	for _, rp := range rps {
@@ -52,6 +54,9 @@ func encryptionSources(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1
 			key = sourceKey{configMap: true, name: src.ConfigMapRef.Name}
 		default:
 			continue
+		}
+		if key.configMap && slices.Contains(watched.ConfigMaps, key.name) || !key.configMap && slices.Contains(watched.Secrets, key.name) {
+			continue // the watch is the only copy used, so a deletion it sees is in force at once
 		}
 		version := rp.Status.CertificateSourceVersion
 		if seen, ok := want[key]; ok && seen != version {
@@ -98,6 +103,10 @@ type fetched struct {
 	recorded string
 }
 
+// unanswered marks an object whose last read got no answer; no recorded
+// version equals it, so the next Sync reads it again.
+const unanswered = "\x00unanswered"
+
 // fetchConcurrency bounds the GETs in flight, so that a pod starting with
 // thousands of relying parties does not hold thousands of requests at once.
 const fetchConcurrency = 16
@@ -130,8 +139,14 @@ func (f *fetchedObjects) Sync(ctx context.Context, want map[sourceKey]string) (s
 	}
 	_ = reads.Wait()
 	for i, key := range due {
-		if answered[i] {
+		held, ok := f.objs[key]
+		switch {
+		case answered[i]:
 			f.objs[key] = got[i]
+		case ok:
+			// Kept as it was, and read again at the next Sync.
+			held.recorded = unanswered
+			f.objs[key] = held
 		}
 	}
 	f.stale = false

@@ -130,3 +130,48 @@ func setSourceVersion(t *testing.T, c client.Client, rp *stsv1alpha1.RelyingPart
 		t.Fatal(err)
 	}
 }
+
+// TestWatchedSourceWinsOverFetched: a Secret that a trusted issuer and a
+// relying party both name is watched, and its deletion takes both out of
+// service at once, with nobody recording it in the relying party's status.
+func TestWatchedSourceWinsOverFetched(t *testing.T) {
+	api := apiserver.Start(t)
+	ctx := context.Background()
+	c := api.Client
+	signing, _ := tlsSecret(t, "signing")
+	shared, pair := tlsSecret(t, "shared")
+	for _, o := range []client.Object{signing, shared,
+		&stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
+			Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts", Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}}}},
+		&stsv1alpha1.RelyingParty{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "app"}, Spec: stsv1alpha1.RelyingPartySpec{
+			STSRef: stsv1alpha1.LocalObjectReference{Name: "sts"}, Endpoint: "urn:test:app",
+			Encryption: &stsv1alpha1.EncryptionSpec{Enabled: true, Certificate: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "shared", Key: "tls.crt"}}}}},
+		&stsv1alpha1.TrustedIssuer{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "partner"}, Spec: stsv1alpha1.TrustedIssuerSpec{
+			STSRef: stsv1alpha1.LocalObjectReference{Name: "sts"}, Issuer: "urn:test:partner",
+			Certificates: &stsv1alpha1.CertificateSource{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "shared", Key: "tls.crt"}}}},
+	} {
+		if err := c.Create(ctx, o); err != nil {
+			t.Fatal(err)
+		}
+	}
+	holder := &policy.Holder{}
+	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t), Resync: time.Hour}
+	runCtx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() {
+		if err := src.Run(runCtx); err != nil {
+			t.Error(err)
+		}
+	}()
+	eventually(t, holder, "the relying party and the issuer are served", func(s *policy.Snapshot) bool {
+		rp, ok := s.RelyingPartyFor("urn:test:app")
+		return ok && rp.Encryption.Certificates[0].Equal(pair.Cert) && len(s.TrustedIssuers) == 1
+	})
+	if err := c.Delete(ctx, shared); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, holder, "both are out of service", func(s *policy.Snapshot) bool {
+		_, ok := s.RelyingPartyFor("urn:test:app")
+		return !ok && len(s.TrustedIssuers) == 0
+	})
+}
