@@ -36,6 +36,8 @@ type Key struct {
 	retry  time.Time
 	wait   time.Duration // backoff before the next reopen after a failure
 	closed bool
+
+	retiring sync.WaitGroup // contexts replaced by a reopen, closing once their signatures are done
 }
 
 // Backoff between attempts to open a token that failed, doubling up to the
@@ -298,7 +300,7 @@ func (k *Key) reopen(seen uint64) error {
 	old := k.ctx
 	k.ctx, k.signer, k.broken, k.wait = ctx, signer, nil, 0
 	k.opened++
-	go closeContext(old) // waits for the signatures still using it
+	k.retiring.Go(func() { _ = closeContext(old) }) // waits for the signatures still using it
 	return nil
 }
 
@@ -362,7 +364,8 @@ func ckrName(e pkcs11.Error) string {
 }
 
 // Close releases the token's sessions once the signatures in progress are
-// done. Later signatures fail; closing again does nothing.
+// done, those of replaced contexts too. Later signatures fail; closing
+// again does nothing.
 func (k *Key) Close() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -372,5 +375,7 @@ func (k *Key) Close() error {
 	k.closed = true
 	ctx := k.ctx
 	k.ctx, k.signer = nil, nil
-	return closeContext(ctx)
+	err := closeContext(ctx)
+	k.retiring.Wait()
+	return err
 }
