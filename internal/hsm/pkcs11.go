@@ -58,15 +58,16 @@ var tokens sync.Mutex
 // those the process's existing login made moot).
 var loginAttempts atomic.Int64
 
-// logins holds, by module and token, the PIN the process is logged in with
-// and the PIN the token refused. A login belongs to the process: once
-// logged in, the module accepts any PIN, so a changed PIN is only checked
-// at the next login. A refused PIN is not tried again until the PIN Secret
-// changes: every wrong try brings the token closer to locking the PIN.
+// logins holds, by module and token, a hash of the PIN the process is
+// logged in with and the PIN the token refused. A login belongs to the
+// process: once logged in, the module accepts any PIN, so a changed PIN is
+// checked apart (see checkPINApart). A refused PIN is not tried again
+// until the PIN Secret changes: every wrong try brings the token closer to
+// locking the PIN. Both are guarded by tokens.
 var logins = struct {
-	sync.Mutex
+	current map[string][sha256.Size]byte
 	refused map[string]refusal
-}{refused: map[string]refusal{}}
+}{current: map[string][sha256.Size]byte{}, refused: map[string]refusal{}}
 
 // refusal is a PIN the token refused, kept as a hash, and the error.
 type refusal struct {
@@ -105,16 +106,28 @@ func (k *Key) connect() (*crypto11.Context, crypto.Signer, error) {
 	if r, ok := logins.refused[c.token()]; ok && r.pin == c.pinHash() {
 		return nil, nil, r.err
 	}
-	loggedIn, low, err := k.probe()
+	loggedIn, flags, err := k.probe()
 	if err != nil {
 		return nil, nil, err
 	}
-	if !loggedIn {
+	pin := sha256.Sum256([]byte(c.PIN))
+	changed := loggedIn && logins.current[c.token()] != pin
+	var low bool
+	if !loggedIn || changed {
+		if low, err = k.pinTries(flags); err != nil {
+			return nil, nil, err
+		}
 		loginAttempts.Add(1)
 	}
-	ctx, err := crypto11.Configure(&crypto11.Config{Path: c.Module, TokenLabel: c.TokenLabel, Pin: c.PIN})
+	if changed {
+		err = checkPINApart(c)
+	}
+	var ctx *crypto11.Context
+	if err == nil {
+		ctx, err = crypto11.Configure(&crypto11.Config{Path: c.Module, TokenLabel: c.TokenLabel, Pin: c.PIN})
+	}
 	if err != nil {
-		if pinRefused(err) && !loggedIn {
+		if pinRefused(err) && (!loggedIn || changed) {
 			err = k.explain(err)
 			if low {
 				err = fmt.Errorf("%w; the token reports few PIN tries left before it locks the PIN", err)
@@ -125,6 +138,7 @@ func (k *Key) connect() (*crypto11.Context, crypto.Signer, error) {
 		return nil, nil, k.explain(err)
 	}
 	delete(logins.refused, c.token())
+	logins.current[c.token()] = pin
 	signer, err := k.findKey(ctx)
 	if err != nil {
 		ctx.Close()
@@ -134,43 +148,38 @@ func (k *Key) connect() (*crypto11.Context, crypto.Signer, error) {
 }
 
 // probe reports whether the process is logged in to the token already (a
-// login then checks no PIN) and, if not, whether the token says few PIN
-// tries are left; it refuses when one is left.
-func (k *Key) probe() (loggedIn, low bool, err error) {
+// login then checks no PIN) and the token's flags.
+func (k *Key) probe() (loggedIn bool, flags uint, err error) {
 	c := k.cfg
 	p := pkcs11.New(c.Module)
 	if p == nil {
-		return false, false, fmt.Errorf("%s: cannot load the module", c.where())
+		return false, 0, fmt.Errorf("%s: cannot load the module", c.where())
 	}
 	defer p.Destroy() // the contexts hold the module loaded by their own handle
 	switch err := p.Initialize(); {
 	case err == nil:
 		defer p.Finalize() // no context has the module initialised
 	case !errors.Is(err, pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED)):
-		return false, false, k.explain(err)
+		return false, 0, k.explain(err)
 	}
 	slot, err := findSlot(p, c.TokenLabel)
 	if err != nil {
-		return false, false, k.explain(err)
+		return false, 0, k.explain(err)
 	}
 	session, err := p.OpenSession(slot, pkcs11.CKF_SERIAL_SESSION)
 	if err != nil {
-		return false, false, k.explain(err)
+		return false, 0, k.explain(err)
 	}
 	defer p.CloseSession(session)
 	s, err := p.GetSessionInfo(session)
 	if err != nil {
-		return false, false, k.explain(err)
-	}
-	if s.State == pkcs11.CKS_RO_USER_FUNCTIONS || s.State == pkcs11.CKS_RW_USER_FUNCTIONS {
-		return true, false, nil
+		return false, 0, k.explain(err)
 	}
 	info, err := p.GetTokenInfo(slot)
 	if err != nil {
-		return false, false, k.explain(err)
+		return false, 0, k.explain(err)
 	}
-	low, err = k.pinTries(info.Flags)
-	return false, low, err
+	return s.State == pkcs11.CKS_RO_USER_FUNCTIONS || s.State == pkcs11.CKS_RW_USER_FUNCTIONS, info.Flags, nil
 }
 
 // pinTries reads the token's PIN counter flags: few tries left, or a last
