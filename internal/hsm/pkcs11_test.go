@@ -321,6 +321,47 @@ func TestRefusedPINTriedOnce(t *testing.T) {
 	}
 }
 
+// TestChangedPINCheckedWithoutLogout changes the PIN to a wrong one while
+// a key signs: the token refuses it (once, however often the key is
+// opened with it), and the open key goes on signing, its login intact.
+func TestChangedPINCheckedWithoutLogout(t *testing.T) {
+	good := testConfig(t)
+	k := open(t, good)
+	wrong := good
+	wrong.PIN, wrong.PINVersion = "5678-changed-wrong-pin", "7"
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				signAndCheck(t, k, fmt.Sprintf("while the PIN changes %d", i))
+			}
+		}
+	})
+	base := loginAttempts.Load()
+	for range 5 {
+		if _, err := Open(wrong); err == nil || !strings.Contains(err.Error(), "refused the PIN (CKR_PIN_INCORRECT)") {
+			t.Errorf("error %v, want the token's refusal", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := loginAttempts.Load() - base; n != 1 {
+		t.Errorf("%d logins for 5 opens with the same wrong PIN, want 1", n)
+	}
+	if k.opened != 1 {
+		t.Errorf("the key was opened %d times, want 1: its login was lost", k.opened)
+	}
+	signAndCheck(t, k, "after the wrong PIN")
+	open(t, good) // the PIN the process logged in with is not checked again
+	if n := loginAttempts.Load() - base; n != 1 {
+		t.Errorf("%d logins after opening the key with the PIN in use, want 1", n)
+	}
+}
+
 func tokenFlags(t *testing.T) uint {
 	t.Helper()
 	tokens.Lock()
