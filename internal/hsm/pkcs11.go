@@ -97,25 +97,40 @@ func Open(cfg Config) (crypto.Signer, error) {
 }
 
 // connect opens a context of its own on the token, logs in and finds the
-// key. A PIN the token refused is not tried again (see logins), nor any
-// PIN when the token has one try left before it locks.
+// key.
 func (k *Key) connect() (*crypto11.Context, crypto.Signer, error) {
-	c := k.cfg
 	tokens.Lock()
 	defer tokens.Unlock()
+	ctx, err := k.login()
+	if err != nil {
+		return nil, nil, err
+	}
+	signer, err := k.findKey(ctx)
+	if err != nil {
+		ctx.Close()
+		return nil, nil, err
+	}
+	return ctx, signer, nil
+}
+
+// login opens a context logged in to the token. A PIN the token refused
+// is not tried again (see logins), nor any PIN when the token has one try
+// left before it locks; callers hold tokens.
+func (k *Key) login() (*crypto11.Context, error) {
+	c := k.cfg
 	if r, ok := logins.refused[c.token()]; ok && r.pin == c.pinHash() {
-		return nil, nil, r.err
+		return nil, r.err
 	}
 	loggedIn, flags, err := k.probe()
 	if err != nil {
-		return nil, nil, err
+		return nil, err
 	}
 	pin := sha256.Sum256([]byte(c.PIN))
 	changed := loggedIn && logins.current[c.token()] != pin
 	var low bool
 	if !loggedIn || changed {
 		if low, err = k.pinTries(flags); err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		loginAttempts.Add(1)
 	}
@@ -133,18 +148,13 @@ func (k *Key) connect() (*crypto11.Context, crypto.Signer, error) {
 				err = fmt.Errorf("%w; the token reports few PIN tries left before it locks the PIN", err)
 			}
 			logins.refused[c.token()] = refusal{pin: c.pinHash(), err: err}
-			return nil, nil, err
+			return nil, err
 		}
-		return nil, nil, k.explain(err)
+		return nil, k.explain(err)
 	}
 	delete(logins.refused, c.token())
 	logins.current[c.token()] = pin
-	signer, err := k.findKey(ctx)
-	if err != nil {
-		ctx.Close()
-		return nil, nil, err
-	}
-	return ctx, signer, nil
+	return ctx, nil
 }
 
 // probe reports whether the process is logged in to the token already (a
