@@ -4,6 +4,8 @@ package hsm
 
 import (
 	"crypto"
+	"crypto/hmac"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -79,8 +81,21 @@ func (c Config) token() string { return c.Module + "\x00" + c.TokenLabel }
 
 // pinHash identifies the PIN and the version of the Secret it came from,
 // so that a Secret written again, even unchanged, earns one more try.
-func (c Config) pinHash() [sha256.Size]byte {
-	return sha256.Sum256([]byte(c.PINVersion + "\x00" + c.PIN))
+func (c Config) pinHash() [sha256.Size]byte { return hashPIN(c.PINVersion + "\x00" + c.PIN) }
+
+// pinKey keys the PIN hashes with a secret of the process: a PIN has too
+// few digits for a bare hash to hide it.
+var pinKey = func() []byte {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b) // crypto/rand.Read does not fail
+	return b
+}()
+
+func hashPIN(s string) (h [sha256.Size]byte) {
+	m := hmac.New(sha256.New, pinKey)
+	m.Write([]byte(s))
+	copy(h[:], m.Sum(nil))
+	return h
 }
 
 // Open logs in to the token and finds the key, which must match the
@@ -125,7 +140,7 @@ func (k *Key) login() (*crypto11.Context, error) {
 	if err != nil {
 		return nil, err
 	}
-	pin := sha256.Sum256([]byte(c.PIN))
+	pin := hashPIN(c.PIN)
 	changed := loggedIn && logins.current[c.token()] != pin
 	var low bool
 	if !loggedIn || changed {
