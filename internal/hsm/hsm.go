@@ -24,6 +24,10 @@ type Config struct {
 	KeyID    []byte
 	// PIN is the user PIN. It appears in no error and no log line.
 	PIN string
+	// PINVersion names the version of the Secret the PIN came from (its
+	// resourceVersion): a PIN the token refused is tried again only from
+	// another PIN or another version.
+	PINVersion string
 	// Certificate is the key's certificate; Open refuses a key that does
 	// not match it.
 	Certificate *x509.Certificate

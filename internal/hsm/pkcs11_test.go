@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -16,6 +17,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/beevik/etree"
 	"github.com/miekg/pkcs11"
@@ -181,32 +183,234 @@ func TestSessionLostAndReopened(t *testing.T) {
 	k := open(t, testConfig(t))
 	signAndCheck(t, k, "before")
 
-	p := pkcs11.New(token.hsm.Module)
-	if err := p.Initialize(); err != nil && err != pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
-		t.Fatal(err)
-	}
-	slots, err := p.GetSlotList(true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	closed := false
-	for _, slot := range slots {
-		info, err := p.GetTokenInfo(slot)
-		if err == nil && info.Label == testToken {
-			if err := p.CloseAllSessions(slot); err != nil {
-				t.Fatal(err)
-			}
-			closed = true
-		}
-	}
-	if !closed {
-		t.Fatal("the test token's slot was not found")
-	}
+	closeAllSessions(t)
 	signAndCheck(t, k, "after the sessions were closed")
 	if k.opened != 2 {
 		t.Errorf("the token was opened %d times, want 2 (once more after losing the sessions)", k.opened)
 	}
 	signAndCheck(t, k, "and again")
+}
+
+// closeAllSessions closes every session the process has with the test
+// token, as a restarted or disconnected HSM does; the login goes with them.
+func closeAllSessions(t *testing.T) {
+	t.Helper()
+	tokens.Lock()
+	defer tokens.Unlock()
+	p := pkcs11.New(token.hsm.Module)
+	defer p.Destroy()
+	if err := p.Initialize(); err != pkcs11.Error(pkcs11.CKR_CRYPTOKI_ALREADY_INITIALIZED) {
+		t.Fatalf("the module is not initialised by the open key: %v", err)
+	}
+	slot, err := findSlot(p, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.CloseAllSessions(slot); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// signConcurrently signs from n goroutines at once and returns their
+// errors.
+func signConcurrently(k crypto.Signer, n int) []error {
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			digest := sha256.Sum256(fmt.Appendf(nil, "during the outage %d", i))
+			_, errs[i] = k.Sign(rand.Reader, digest[:], crypto.SHA256)
+		})
+	}
+	wg.Wait()
+	return errs
+}
+
+// TestTokenAwayThenBack: the sessions are lost and the token is missing
+// when the key opens it again. Signatures during the outage, many at
+// once, fail at once with the reason, and do not try the token again
+// before the backoff; once the token is back and the backoff over, signing
+// works again, and closing the key (twice) releases it without a crash.
+func TestTokenAwayThenBack(t *testing.T) {
+	cfg := testConfig(t)
+	k := open(t, cfg)
+	var clock struct {
+		sync.Mutex
+		now time.Time
+	}
+	clock.now = time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	k.now = func() time.Time { clock.Lock(); defer clock.Unlock(); return clock.now }
+	advance := func(d time.Duration) { clock.Lock(); clock.now = clock.now.Add(d); clock.Unlock() }
+	setLabel := func(label string) { k.mu.Lock(); k.cfg.TokenLabel = label; k.mu.Unlock() }
+	signAndCheck(t, k, "before")
+
+	closeAllSessions(t)
+	setLabel("token-gone-away")
+	for i, err := range signConcurrently(k, 16) {
+		if err == nil || !strings.Contains(err.Error(), `signing stopped: no token labelled "token-gone-away"`) {
+			t.Errorf("signature %d during the outage: error %v, want one naming the missing token", i, err)
+		}
+	}
+	if k.opened != 1 || k.wait != firstRetry {
+		t.Errorf("after the failed reopen: opened %d times, backoff %s; want 1 and %s (one try for all signatures)", k.opened, k.wait, firstRetry)
+	}
+
+	setLabel(testToken)
+	if err := signConcurrently(k, 1)[0]; err == nil {
+		t.Error("a signature within the backoff tried the token again")
+	}
+	advance(firstRetry)
+	for i, err := range signConcurrently(k, 16) {
+		if err != nil {
+			t.Errorf("signature %d after the token came back: %v", i, err)
+		}
+	}
+	signAndCheck(t, k, "after the token came back")
+	if k.opened != 2 {
+		t.Errorf("the token was opened %d times, want 2", k.opened)
+	}
+
+	for range 2 {
+		if err := k.Close(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := k.Sign(rand.Reader, make([]byte, 32), crypto.SHA256); !errors.Is(err, errKeyClosed) {
+		t.Errorf("a signature with the closed key: error %v, want %v", err, errKeyClosed)
+	}
+}
+
+// TestRefusedPINTriedOnce opens the key with a wrong PIN as every policy
+// rebuild does: the token sees one login, flags the PIN count low, and the
+// next opens answer from memory. The same PIN from a rewritten Secret is
+// tried once more; the corrected PIN at once.
+func TestRefusedPINTriedOnce(t *testing.T) {
+	good := testConfig(t)
+	good.PINVersion = "3"
+	wrong := good
+	wrong.PIN, wrong.PINVersion = "1234-another-wrong-pin", "1"
+	attempts := func() int64 { return loginAttempts.Load() }
+	base := attempts()
+	for range 20 {
+		if _, err := Open(wrong); err == nil || !strings.Contains(err.Error(), "refused the PIN (CKR_PIN_INCORRECT): check the PIN Secret") {
+			t.Fatalf("error %v, want the token's refusal", err)
+		}
+	}
+	if n := attempts() - base; n != 1 {
+		t.Errorf("%d logins for 20 opens with the same wrong PIN, want 1", n)
+	}
+	if flags := tokenFlags(t); flags&pkcs11.CKF_USER_PIN_COUNT_LOW == 0 {
+		t.Errorf("token flags %#x: the token counted no failed login", flags)
+	}
+
+	wrong.PINVersion = "2"
+	if _, err := Open(wrong); err == nil || !strings.Contains(err.Error(), "few PIN tries left") {
+		t.Errorf("error %v, want the refusal with the token's warning of few tries left", err)
+	}
+	if n := attempts() - base; n != 2 {
+		t.Errorf("%d logins after the Secret was written again, want 2", n)
+	}
+
+	k := open(t, good)
+	if n := attempts() - base; n != 3 {
+		t.Errorf("%d logins after the PIN was corrected, want 3", n)
+	}
+	signAndCheck(t, k, "with the corrected PIN")
+	if flags := tokenFlags(t); flags&pkcs11.CKF_USER_PIN_COUNT_LOW != 0 {
+		t.Errorf("token flags %#x: the good login did not reset the count", flags)
+	}
+}
+
+// TestChangedPINCheckedWithoutLogout changes the PIN to a wrong one while
+// a key signs: the token refuses it (once, however often the key is
+// opened with it), and the open key goes on signing, its login intact.
+func TestChangedPINCheckedWithoutLogout(t *testing.T) {
+	good := testConfig(t)
+	k := open(t, good)
+	wrong := good
+	wrong.PIN, wrong.PINVersion = "5678-changed-wrong-pin", "7"
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+				signAndCheck(t, k, fmt.Sprintf("while the PIN changes %d", i))
+			}
+		}
+	})
+	base := loginAttempts.Load()
+	for range 5 {
+		if _, err := Open(wrong); err == nil || !strings.Contains(err.Error(), "refused the PIN (CKR_PIN_INCORRECT)") {
+			t.Errorf("error %v, want the token's refusal", err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	if n := loginAttempts.Load() - base; n != 1 {
+		t.Errorf("%d logins for 5 opens with the same wrong PIN, want 1", n)
+	}
+	if k.opened != 1 {
+		t.Errorf("the key was opened %d times, want 1: its login was lost", k.opened)
+	}
+	signAndCheck(t, k, "after the wrong PIN")
+	open(t, good) // the PIN the process logged in with is not checked again
+	if n := loginAttempts.Load() - base; n != 1 {
+		t.Errorf("%d logins after opening the key with the PIN in use, want 1", n)
+	}
+}
+
+func tokenFlags(t *testing.T) uint {
+	t.Helper()
+	tokens.Lock()
+	defer tokens.Unlock()
+	p := pkcs11.New(token.hsm.Module)
+	defer p.Destroy()
+	if err := p.Initialize(); err == nil {
+		defer p.Finalize()
+	}
+	slot, err := findSlot(p, testToken)
+	if err != nil {
+		t.Fatal(err)
+	}
+	info, err := p.GetTokenInfo(slot)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return info.Flags
+}
+
+// TestPINTriesLeft: the token's PIN counter flags decide whether the STS
+// logs in at all.
+func TestPINTriesLeft(t *testing.T) {
+	k := &Key{cfg: Config{Module: "libtoken.so", TokenLabel: "sts"}}
+	cases := []struct {
+		name    string
+		flags   uint
+		low     bool
+		wantErr string
+	}{
+		{"no flag", pkcs11.CKF_USER_PIN_INITIALIZED, false, ""},
+		{"count low", pkcs11.CKF_USER_PIN_COUNT_LOW, true, ""},
+		{"final try", pkcs11.CKF_USER_PIN_COUNT_LOW | pkcs11.CKF_USER_PIN_FINAL_TRY, true, "one user PIN try left before it locks the PIN (CKF_USER_PIN_FINAL_TRY), so the STS does not log in: check the PIN Secret"},
+		{"locked", pkcs11.CKF_USER_PIN_LOCKED, true, "security officer must unlock it"},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			low, err := k.pinTries(tc.flags)
+			if low != tc.low {
+				t.Errorf("low %v, want %v", low, tc.low)
+			}
+			switch {
+			case tc.wantErr == "" && err != nil:
+				t.Errorf("error %v, want none", err)
+			case tc.wantErr != "" && (err == nil || !strings.Contains(err.Error(), tc.wantErr)):
+				t.Errorf("error %v, want one saying %q", err, tc.wantErr)
+			}
+		})
+	}
 }
 
 // TestConcurrentSigning signs from many goroutines at once, as many

@@ -33,6 +33,9 @@ func (h *hsmKeys) open(cfg hsm.Config) (crypto.Signer, error) {
 	if h.key != nil && sameHSMConfig(h.cfg, cfg) {
 		return h.key, nil
 	}
+	// A failed open is tried again at the next snapshot; hsm.Open answers
+	// a PIN the token refused from memory, so that rebuilds do not use up
+	// the token's PIN tries.
 	key, err := hsm.Open(cfg)
 	if err != nil {
 		return nil, err
@@ -61,12 +64,16 @@ func (h *hsmKeys) readPKCS11Key(spec stsv1alpha1.SigningSpec, r resolver) (polic
 	if err != nil {
 		return policy.SigningKey{}, fmt.Errorf("signing.pkcs11.pinSecretRef: %w", err)
 	}
+	pinSecret, err := r.secret(p.PINSecretRef.Name)
+	if err != nil {
+		return policy.SigningKey{}, fmt.Errorf("signing.pkcs11.pinSecretRef: %w", err)
+	}
 	id, err := hex.DecodeString(p.KeyID)
 	if err != nil {
 		return policy.SigningKey{}, fmt.Errorf("signing.pkcs11.keyID: %w", err)
 	}
 	signer, err := h.open(hsm.Config{Module: p.Module, TokenLabel: p.TokenLabel, KeyLabel: p.KeyLabel, KeyID: id,
-		PIN: string(bytes.TrimRight(pin, "\r\n")), Certificate: chain[0]})
+		PIN: string(bytes.TrimRight(pin, "\r\n")), PINVersion: pinSecret.ResourceVersion, Certificate: chain[0]})
 	if err != nil {
 		return policy.SigningKey{}, fmt.Errorf("signing.pkcs11: %w", err)
 	}
