@@ -2,6 +2,7 @@ package server_test
 
 import (
 	"crypto/tls"
+	"fmt"
 	"crypto/x509"
 	"html"
 	"io"
@@ -13,8 +14,10 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 const passiveRP = `apiVersion: sts.trustbroker.io/v1alpha1
@@ -265,5 +268,33 @@ func TestPassiveSignOut(t *testing.T) {
 	c.http.Jar.SetCookies(u, kept)
 	if _, body := c.get(signIn("ctx")); strings.Contains(body, "wresult") || !strings.Contains(body, `name="password"`) {
 		t.Errorf("the session cookie kept from before sign-out still signs in:\n%s", body)
+	}
+}
+
+// TestPassiveFailedPostsRecordNothing: unauthenticated posts with wrong
+// passwords, each on a fresh form, leave the replay store (which also
+// holds WS-Trust nonces and sign-outs) as it was; a replayed failed post
+// fails again, and a successful post still cannot be posted twice.
+func TestPassiveFailedPostsRecordNothing(t *testing.T) {
+	sts, c := startPassive(t)
+	// Room for a handful of records: a post that recorded its form would
+	// fill it.
+	replay := wssec.NewMemoryReplayStore(5, time.Now)
+	sts.Server.Replay.Memory.Replay = replay
+	var state string
+	for i := range 12 {
+		_, page := c.get(signIn("ctx"))
+		state = formState(t, page)
+		if resp, body := c.post(state, fmt.Sprintf("nobody-%d", i), "junk"); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "wresult") {
+			t.Fatalf("junk post %d: %d\n%s", i, resp.StatusCode, body)
+		}
+	}
+	for i := range 5 {
+		if seen, err := replay.Seen(t.Context(), fmt.Sprintf("nonce-%d", i), time.Minute); err != nil || seen {
+			t.Fatalf("a WS-Trust nonce after the junk posts: seen %v, %v", seen, err)
+		}
+	}
+	if resp, body := c.post(state, "nobody", "junk"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "user name or password is incorrect") {
+		t.Errorf("a failed post replayed: %d\n%s", resp.StatusCode, body)
 	}
 }
