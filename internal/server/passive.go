@@ -316,12 +316,9 @@ func (p *passive) issue(rp *policy.RelyingParty, req passiveRequest, u *policy.U
 	if err != nil {
 		return fmt.Errorf("building the RSTR: %w", err)
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	result, err := doc.WriteToString()
-	if err != nil {
-		return err
-	}
+	// Written exactly (CR, tab and newline as references), or the relying
+	// party's parser would normalise them and the digest would not match.
+	result := string(soap.SerializeExact(el))
 	audit.rstr = rstr
 	p.s.record(p.r, &audit, nil, p.s.Now().Sub(p.now))
 	nonce := randomToken()

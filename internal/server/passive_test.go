@@ -2,8 +2,8 @@ package server_test
 
 import (
 	"crypto/tls"
-	"fmt"
 	"crypto/x509"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
@@ -42,6 +43,12 @@ type passiveClient struct {
 func startPassive(t *testing.T) (*testfixture.STS, *passiveClient) {
 	t.Helper()
 	sts := testfixture.StartSTS(t, map[string]string{"wsfed.yaml": passiveRP})
+	return sts, tlsClient(t, sts)
+}
+
+// tlsClient is a fresh browser of sts's passive endpoint over TLS.
+func tlsClient(t *testing.T, sts *testfixture.STS) *passiveClient {
+	t.Helper()
 	base, caFile := sts.ServeTLS(t)
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -50,7 +57,7 @@ func startPassive(t *testing.T) (*testfixture.STS, *passiveClient) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	jar, _ := cookiejar.New(nil)
-	return sts, &passiveClient{t: t, base: base, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+	return &passiveClient{t: t, base: base, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
 }
 
 // get fetches the passive endpoint with query q.
@@ -296,5 +303,44 @@ func TestPassiveFailedPostsRecordNothing(t *testing.T) {
 	}
 	if resp, body := c.post(state, "nobody", "junk"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "user name or password is incorrect") {
 		t.Errorf("a failed post replayed: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestPassiveTokenWithLineBreaksVerifies: a user attribute holding CR, LF
+// and a tab reaches the relying party as signed (xmlsec1 verifies the
+// wresult's assertion), not normalised by its XML parser.
+func TestPassiveTokenWithLineBreaksVerifies(t *testing.T) {
+	sts := testfixture.StartSTS(t, map[string]string{
+		"wsfed.yaml": passiveRP + `  attributes:
+  - name: displayname
+    from: displayName
+`,
+		"users.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: dev-users
+stringData:
+  users.yaml: |
+    - username: alice
+      password: alice-password
+      roles: [admin]
+      attributes:
+        mail: alice@example.com
+        displayName: "Alice\r\n\tExample"
+`,
+	})
+	c := tlsClient(t, sts)
+	_, page := c.get(signIn("ctx"))
+	resp, post := c.post(formState(t, page), "alice", "alice-password")
+	m := regexp.MustCompile(`name="wresult" value="([^"]+)"`).FindStringSubmatch(post)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("status %d, no wresult:\n%s", resp.StatusCode, post)
+	}
+	wresult := html.UnescapeString(m[1])
+	if !strings.Contains(wresult, "Alice&#xD;\n\tExample") {
+		t.Errorf("the attribute is not in the token as written:\n%s", wresult)
+	}
+	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(wresult), "AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"); err != nil {
+		t.Error(err)
 	}
 }
