@@ -119,8 +119,8 @@ func TestPassiveSignInPage(t *testing.T) {
 		t.Error("the sign-in page reflects wctx unescaped")
 	}
 	for _, cookie := range resp.Cookies() {
-		if cookie.Name == "TBSignIn" && (!cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode) {
-			t.Errorf("form cookie %+v, want Secure, HttpOnly, SameSite=Strict", cookie)
+		if cookie.Name == "__Host-TBSignIn" && (!cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" || cookie.Domain != "") {
+			t.Errorf("form cookie %+v, want Secure, HttpOnly, SameSite=Strict on / without Domain", cookie)
 		}
 	}
 
@@ -134,12 +134,12 @@ func TestPassiveSignInPage(t *testing.T) {
 	}
 	var session *http.Cookie
 	for _, cookie := range resp.Cookies() {
-		if cookie.Name == "TBSession" {
+		if cookie.Name == "__Host-TBSession" {
 			session = cookie
 		}
 	}
-	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/adfs/ls/" {
-		t.Errorf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax on /adfs/ls/", session)
+	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.Domain != "" {
+		t.Errorf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax on / without Domain (a __Host- cookie)", session)
 	}
 }
 
@@ -238,9 +238,9 @@ func TestPassiveNeedsTLS(t *testing.T) {
 // FuzzPassivePost posts arbitrary forms and cookies to the passive
 // endpoint: the answer is always a page, never a token, never a crash.
 func FuzzPassivePost(f *testing.F) {
-	f.Add("state=abc&username=alice&password=x", "TBSignIn=abc")
+	f.Add("state=abc&username=alice&password=x", "__Host-TBSignIn=abc")
 	f.Add("state="+strings.Repeat("A", 9000), "")
-	f.Add("%zz", "TBSession=%00")
+	f.Add("%zz", "__Host-TBSession=%00")
 	sts := testfixture.StartSTS(f, map[string]string{"wsfed.yaml": passiveRP})
 	sts.Server.AllowInsecureADFSPaths = true
 	handler := sts.Server.Handler()
