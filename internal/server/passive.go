@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -108,7 +109,7 @@ func (p *passive) get() error {
 	if err != nil {
 		return err
 	}
-	if u, sess, ok := p.session(); ok {
+	if u, sess, ok := p.session(); ok && freshEnough(q.Get("wfresh"), time.Unix(sess.AuthInstant, 0), p.now) {
 		return p.issue(rp, req, u, time.Unix(sess.AuthInstant, 0))
 	}
 	return p.showForm(req, "", "", http.StatusOK)
@@ -275,8 +276,23 @@ func (p *passive) authenticate(username, password string) (*policy.User, error) 
 	return u, nil
 }
 
+// freshEnough honours wfresh, the relying party's limit in minutes on the
+// age of the sign-in: 0 asks for the password again. A value that is not a
+// number of minutes asks for it too.
+func freshEnough(wfresh string, authInstant, now time.Time) bool {
+	if wfresh == "" {
+		return true
+	}
+	minutes, err := strconv.ParseUint(wfresh, 10, 32)
+	if err != nil {
+		return false
+	}
+	return now.Sub(authInstant) <= time.Duration(minutes)*time.Minute
+}
+
 // session is the user of a valid session cookie, looked up again so that
-// roles and attributes are current and a removed user is signed out.
+// roles and attributes are current, and a removed or locked-out user is
+// signed out.
 func (p *passive) session() (*policy.User, passiveSession, bool) {
 	var sess passiveSession
 	c, err := p.r.Cookie(sessionCookie)
@@ -293,6 +309,11 @@ func (p *passive) session() (*policy.User, passiveSession, bool) {
 	u, err := lookup.Lookup(p.r.Context(), sess.User)
 	if err != nil {
 		p.s.Log.Info("passive session not resumed", "user", sess.User, "cause", err.Error())
+		return nil, sess, false
+	}
+	locked, err := p.s.userLockedOut(p.r.Context(), p.snap, u.Name)
+	if err != nil || locked {
+		p.s.Log.Info("passive session not resumed", "user", sess.User, "cause", errString(err), "lockedOut", locked)
 		return nil, sess, false
 	}
 	return u, sess, true

@@ -11,6 +11,7 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -343,4 +344,79 @@ stringData:
 	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(wresult), "AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"); err != nil {
 		t.Error(err)
 	}
+}
+
+// TestPassiveSessionResume: a session cookie signs the user in again only
+// while the user exists and is not locked out, and not when the relying
+// party asks for a fresh sign-in (wfresh).
+func TestPassiveSessionResume(t *testing.T) {
+	signedIn := func(t *testing.T, c *passiveClient, user, password string) {
+		t.Helper()
+		_, page := c.get(signIn("ctx"))
+		if _, body := c.post(formState(t, page), user, password); !strings.Contains(body, "wresult") {
+			t.Fatalf("no token:\n%s", body)
+		}
+	}
+	resumes := func(c *passiveClient, q url.Values) bool {
+		_, body := c.get(q)
+		if !strings.Contains(body, "wresult") && !strings.Contains(body, `name="password"`) {
+			t.Fatalf("neither a token nor the form:\n%s", body)
+		}
+		return strings.Contains(body, "wresult")
+	}
+	withFresh := func(wfresh string) url.Values {
+		q := signIn("ctx")
+		q.Set("wfresh", wfresh)
+		return q
+	}
+
+	t.Run("wfresh", func(t *testing.T) {
+		_, c := startPassive(t)
+		signedIn(t, c, "alice", "alice-password")
+		for _, tc := range []struct {
+			query url.Values
+			want  bool
+		}{
+			{signIn("ctx"), true},
+			{withFresh("60"), true},
+			{withFresh("0"), false},
+			{withFresh("-1"), false},
+			{withFresh("soon"), false},
+		} {
+			if got := resumes(c, tc.query); got != tc.want {
+				t.Errorf("wfresh=%q: the session resumed %v, want %v", tc.query.Get("wfresh"), got, tc.want)
+			}
+		}
+	})
+
+	t.Run("a user locked out since", func(t *testing.T) {
+		sts, c := startPassive(t)
+		signedIn(t, c, "dave", "dave-password")
+		// Another browser (the real user's, or an attacker's) fails dave's
+		// password until the lockout (10 in the sample).
+		guesser := tlsClient(t, sts)
+		_, page := guesser.get(signIn("ctx"))
+		for range 10 {
+			_, page = guesser.post(formState(t, page), "dave", "wrong")
+		}
+		if resumes(c, signIn("ctx")) {
+			t.Error("the session of a locked-out user still signs in")
+		}
+	})
+
+	t.Run("a user removed since", func(t *testing.T) {
+		sts, c := startPassive(t)
+		signedIn(t, c, "alice", "alice-password")
+		users, err := os.ReadFile(filepath.Join(testtools.RepoRoot(t), "config", "samples", "standalone", "users.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts.WriteManifest(t, "users.yaml", strings.Replace(string(users), "- username: alice", "- username: alice-gone", 1))
+		if err := sts.Source.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if resumes(c, signIn("ctx")) {
+			t.Error("the session of a removed user still signs in")
+		}
+	})
 }
