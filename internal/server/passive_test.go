@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
 	"github.com/trustbroker/trustbroker/internal/testtools"
 	"github.com/trustbroker/trustbroker/internal/wssec"
@@ -341,8 +342,17 @@ stringData:
 	if !strings.Contains(wresult, "Alice&#xD;\n\tExample") {
 		t.Errorf("the attribute is not in the token as written:\n%s", wresult)
 	}
-	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(wresult), "AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"); err != nil {
+	const idAttr = "AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"
+	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(wresult), idAttr); err != nil {
 		t.Error(err)
+	}
+	// The client's copy of the token, as it hands it on, still verifies.
+	token, err := client.Token([]byte(wresult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(token), idAttr); err != nil {
+		t.Errorf("the token as client.Token writes it: %v", err)
 	}
 }
 
