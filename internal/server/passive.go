@@ -207,6 +207,7 @@ func (p *passive) signIn() error {
 	return p.issue(rp, req, u, p.now)
 }
 
+// formUsedAgain is what a stale or replayed form reads.
 const formUsedAgain = "This sign-in form has expired or was already used. Go back to the application and sign in again."
 
 // checkForm refuses a form that is stale or was shown to another browser
