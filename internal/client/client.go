@@ -18,6 +18,7 @@ import (
 
 	"github.com/beevik/etree"
 
+	"github.com/trustbroker/trustbroker/internal/soap"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
@@ -159,8 +160,8 @@ func (r Request) Envelope() ([]byte, string, error) {
 			return nil, "", err
 		}
 	}
-	b, err := doc.WriteToBytes()
-	return b, contentType, err
+	// Written exactly, as the signature's digests were computed.
+	return soap.SerializeExact(doc.Child...), contentType, nil
 }
 
 // usernameToken adds the UsernameToken: the password in clear, or its
@@ -294,9 +295,8 @@ func Token(response []byte) (string, error) {
 		return "", fmt.Errorf("the response is not XML: %w", err)
 	}
 	if rst := doc.FindElement("//RequestedSecurityToken"); rst != nil && len(rst.ChildElements()) == 1 {
-		tok := etree.NewDocument()
-		tok.SetRoot(rst.ChildElements()[0].Copy())
-		return tok.WriteToString()
+		// Written exactly, so that the token's signature still verifies.
+		return string(soap.SerializeExact(rst.ChildElements()[0])), nil
 	}
 	if reason := doc.FindElement("//Reason/Text"); reason != nil {
 		return "", fmt.Errorf("fault: %s", reason.Text())

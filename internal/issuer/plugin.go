@@ -147,9 +147,8 @@ func standalone(el *etree.Element) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("detaching the token: %w", err)
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(cp)
-	return doc.WriteToBytes()
+	// Written exactly, so that the token's signature still verifies.
+	return soap.SerializeExact(cp), nil
 }
 
 // webhookClients keeps one tokenreview client per webhook configuration,

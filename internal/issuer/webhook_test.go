@@ -103,7 +103,8 @@ func TestWebhookTokenReview(t *testing.T) {
 	t.Cleanup(hook.Close)
 	snap := webhookSnapshot(t, hook.URL, []*x509.Certificate{hook.Certificate()})
 	is := &Issuer{}
-	good := NewHMACToken(key, "erin", []saml.Attribute{{Name: emailClaim, Values: []string{"erin@partner.example"}}}, now.Add(-time.Minute), now.Add(time.Hour))
+	// The note's CR, LF and tab reach the webhook as the MAC covers them.
+	good := NewHMACToken(key, "erin", []saml.Attribute{{Name: emailClaim, Values: []string{"erin@partner.example"}}, {Name: "note", Values: []string{"line\r\n\tnext"}}}, now.Add(-time.Minute), now.Add(time.Hour))
 
 	r, err := is.Validate(snap, validateRequest(good, false))
 	if err != nil {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/saml"
+	"github.com/trustbroker/trustbroker/internal/soap"
 	"github.com/trustbroker/trustbroker/internal/xmlsec"
 )
 
@@ -242,10 +243,8 @@ func (s *Server) federationMetadata(snap *policy.Snapshot) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	body, err := doc.WriteToBytes()
-	if err != nil {
-		return nil, fmt.Errorf("writing the federation metadata: %w", err)
-	}
+	// Written exactly, as the signature's digest was computed.
+	body := soap.SerializeExact(doc.Child...)
 	c.body, c.gen = body, snap.Generation
 	return body, nil
 }

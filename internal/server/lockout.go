@@ -87,14 +87,32 @@ func (g lockoutGuard) Failed(ctx context.Context, username string) {
 func (s *Server) lockoutSubjects(r *http.Request, username string) []lockoutSubject {
 	var subjects []lockoutSubject
 	if username != "" {
-		// User stores (LDAP, AD) compare names without case: so does the count.
-		sum := sha256.Sum256([]byte(strings.ToLower(username)))
-		subjects = append(subjects, lockoutSubject{scope: "user", name: username, key: "user:" + hex.EncodeToString(sum[:])})
+		subjects = append(subjects, userLockoutSubject(username))
 	}
 	if addr, ok := clientAddress(r, s.TrustedProxies); ok {
 		subjects = append(subjects, lockoutSubject{scope: "address", name: addr.String(), key: "address:" + addr.String()})
 	}
 	return subjects
+}
+
+func userLockoutSubject(username string) lockoutSubject {
+	// User stores (LDAP, AD) compare names without case: so does the count.
+	sum := sha256.Sum256([]byte(strings.ToLower(username)))
+	return lockoutSubject{scope: "user", name: username, key: "user:" + hex.EncodeToString(sum[:])}
+}
+
+// userLockedOut reports whether the lockout holds username now, for what
+// the user does without a password (a passive session resumed): a stolen
+// session must not outlive a lockout.
+func (s *Server) userLockedOut(ctx context.Context, snap *policy.Snapshot, username string) (bool, error) {
+	if !snap.STS.Lockout.Enabled() {
+		return false, nil
+	}
+	locked, err := s.stores(snap).Lockout.Holds(ctx, lockoutLockedPrefix+userLockoutSubject(username).key)
+	if err != nil {
+		return false, fmt.Errorf("lockout: %w", err)
+	}
+	return locked, nil
 }
 
 // countFailure counts a failed sign-in against sub and locks sub out for

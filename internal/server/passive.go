@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/beevik/etree"
@@ -108,7 +109,7 @@ func (p *passive) get() error {
 	if err != nil {
 		return err
 	}
-	if u, sess, ok := p.session(); ok {
+	if u, sess, ok := p.session(); ok && freshEnough(q.Get("wfresh"), time.Unix(sess.AuthInstant, 0), p.now) {
 		return p.issue(rp, req, u, time.Unix(sess.AuthInstant, 0))
 	}
 	return p.showForm(req, "", "", http.StatusOK)
@@ -162,9 +163,11 @@ func (p *passive) showForm(req passiveRequest, username, message string, status 
 	return writePage(p.w, status, "signin", page, page.Nonce, "'self'")
 }
 
-// signIn answers a posted form: the form must be this browser's, fresh and
-// posted once; then the password is checked as a UsernameToken's is
-// (per-address throttle, lockout, the user store's bounded checks).
+// signIn answers a posted form: the form must be this browser's and fresh;
+// then the password is checked as a UsernameToken's is (per-address
+// throttle, lockout, the user store's bounded checks); only a form whose
+// password was right is recorded as used, so failed posts cost the replay
+// store nothing and a replayed failed post just fails again.
 func (p *passive) signIn() error {
 	p.r.Body = http.MaxBytesReader(p.w, p.r.Body, maxPassiveBody)
 	if err := p.r.ParseForm(); err != nil {
@@ -193,6 +196,9 @@ func (p *passive) signIn() error {
 		p.s.record(p.r, &request{requestType: wstrust.RequestIssue, user: username, appliesTo: req.realm, generation: p.snap.Generation}, soap.AsFault(err), p.s.Now().Sub(p.now))
 		return p.showForm(req, username, "The user name or password is incorrect, or this account cannot sign in right now.", http.StatusUnauthorized)
 	}
+	if err := p.useForm(st); err != nil {
+		return err
+	}
 	sess, err := p.keys.seal("session", passiveSession{ID: randomToken(), User: u.Name, AuthInstant: p.now.Unix(), Expires: p.now.Add(p.snap.STS.SignInPage.SessionLifetime).Unix()})
 	if err != nil {
 		return err
@@ -201,23 +207,31 @@ func (p *passive) signIn() error {
 	return p.issue(rp, req, u, p.now)
 }
 
-// checkForm refuses a form that is stale, was shown to another browser
-// (cross-site request forgery), or was posted before (replay).
+// formUsedAgain is what a stale or replayed form reads.
+const formUsedAgain = "This sign-in form has expired or was already used. Go back to the application and sign in again."
+
+// checkForm refuses a form that is stale or was shown to another browser
+// (cross-site request forgery).
 func (p *passive) checkForm(st formState) error {
-	const again = "This sign-in form has expired or was already used. Go back to the application and sign in again."
 	if p.now.Unix() > st.Expires {
-		return refuse(http.StatusBadRequest, again, errors.New("form expired"))
+		return refuse(http.StatusBadRequest, formUsedAgain, errors.New("form expired"))
 	}
 	if binding, ok := p.formBinding(); !ok || binding != st.Binding {
 		return refuse(http.StatusForbidden, "This sign-in form was not opened in this browser. Go back to the application and sign in again.",
 			errors.New("the form cookie is missing or does not match the form (cross-site post?)"))
 	}
-	seen, err := p.s.stores(p.snap).Replay.Seen(p.r.Context(), "passive:form:"+st.ID, time.Until(time.Unix(st.Expires, 0))+time.Minute)
+	return nil
+}
+
+// useForm records a form whose password was right, refusing one posted
+// with success before (replay).
+func (p *passive) useForm(st formState) error {
+	seen, err := p.s.stores(p.snap).Replay.Seen(p.r.Context(), "passive:form:"+st.ID, time.Unix(st.Expires, 0).Sub(p.now)+time.Minute)
 	switch {
 	case err != nil:
 		return refuse(http.StatusServiceUnavailable, "Sign-in is not available at the moment; try again shortly.", fmt.Errorf("recording the form: %w", err))
 	case seen:
-		return refuse(http.StatusBadRequest, again, errors.New("the form was posted before (replay)"))
+		return refuse(http.StatusBadRequest, formUsedAgain, errors.New("the form was posted before (replay)"))
 	}
 	return nil
 }
@@ -263,8 +277,23 @@ func (p *passive) authenticate(username, password string) (*policy.User, error) 
 	return u, nil
 }
 
+// freshEnough honours wfresh, the relying party's limit in minutes on the
+// age of the sign-in: 0 asks for the password again. A value that is not a
+// number of minutes asks for it too.
+func freshEnough(wfresh string, authInstant, now time.Time) bool {
+	if wfresh == "" {
+		return true
+	}
+	minutes, err := strconv.ParseUint(wfresh, 10, 32)
+	if err != nil {
+		return false
+	}
+	return now.Sub(authInstant) <= time.Duration(minutes)*time.Minute
+}
+
 // session is the user of a valid session cookie, looked up again so that
-// roles and attributes are current and a removed user is signed out.
+// roles and attributes are current, and a removed or locked-out user is
+// signed out.
 func (p *passive) session() (*policy.User, passiveSession, bool) {
 	var sess passiveSession
 	c, err := p.r.Cookie(sessionCookie)
@@ -281,6 +310,11 @@ func (p *passive) session() (*policy.User, passiveSession, bool) {
 	u, err := lookup.Lookup(p.r.Context(), sess.User)
 	if err != nil {
 		p.s.Log.Info("passive session not resumed", "user", sess.User, "cause", err.Error())
+		return nil, sess, false
+	}
+	locked, err := p.s.userLockedOut(p.r.Context(), p.snap, u.Name)
+	if err != nil || locked {
+		p.s.Log.Info("passive session not resumed", "user", sess.User, "cause", errString(err), "lockedOut", locked)
 		return nil, sess, false
 	}
 	return u, sess, true
@@ -304,12 +338,9 @@ func (p *passive) issue(rp *policy.RelyingParty, req passiveRequest, u *policy.U
 	if err != nil {
 		return fmt.Errorf("building the RSTR: %w", err)
 	}
-	doc := etree.NewDocument()
-	doc.SetRoot(el)
-	result, err := doc.WriteToString()
-	if err != nil {
-		return err
-	}
+	// Written exactly (CR, tab and newline as references), or the relying
+	// party's parser would normalise them and the digest would not match.
+	result := string(soap.SerializeExact(el))
 	audit.rstr = rstr
 	p.s.record(p.r, &audit, nil, p.s.Now().Sub(p.now))
 	nonce := randomToken()

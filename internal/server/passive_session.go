@@ -17,16 +17,18 @@ import (
 
 // Cookies of the passive sign-in. Both are sealed (AES-256-GCM) with a key
 // derived from the sign-in page's session key, so the browser can neither
-// read nor change them.
+// read nor change them. The __Host- prefix makes browsers accept them only
+// from this host, Secure, on path / and without Domain, so a sibling
+// subdomain cannot plant its own (login CSRF, session fixation).
 const (
 	// sessionCookie names the signed-in user, for single sign-on across
 	// relying parties. SameSite=Lax: relying parties send the browser to
 	// the STS with a cross-site top-level GET, which must carry it.
-	sessionCookie = "TBSession"
+	sessionCookie = "__Host-TBSession"
 	// formCookie binds a sign-in form to the browser it was shown to
 	// (against cross-site request forgery). SameSite=Strict: only the STS's
 	// own page posts the form back.
-	formCookie = "TBSignIn"
+	formCookie = "__Host-TBSignIn"
 )
 
 // formLifetime bounds how long a sign-in form can be posted back.
@@ -152,10 +154,11 @@ func (k *sessionKeys) sealer(secret []byte) (sealer, error) {
 	return s, nil
 }
 
-// setCookie sets a Secure, HttpOnly cookie on the passive path.
+// setCookie sets a Secure, HttpOnly host cookie (path /, no Domain, as
+// the __Host- prefix requires).
 func setCookie(w http.ResponseWriter, name, value string, maxAge int, sameSite http.SameSite) {
 	http.SetCookie(w, &http.Cookie{
-		Name: name, Value: value, Path: passivePath, MaxAge: maxAge,
+		Name: name, Value: value, Path: "/", MaxAge: maxAge,
 		Secure: true, HttpOnly: true, SameSite: sameSite,
 	})
 }

@@ -3,6 +3,7 @@ package server_test
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"fmt"
 	"html"
 	"io"
 	"net/http"
@@ -10,11 +11,16 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/trustbroker/trustbroker/internal/client"
 	"github.com/trustbroker/trustbroker/internal/testfixture"
+	"github.com/trustbroker/trustbroker/internal/testtools"
+	"github.com/trustbroker/trustbroker/internal/wssec"
 )
 
 const passiveRP = `apiVersion: sts.trustbroker.io/v1alpha1
@@ -39,6 +45,12 @@ type passiveClient struct {
 func startPassive(t *testing.T) (*testfixture.STS, *passiveClient) {
 	t.Helper()
 	sts := testfixture.StartSTS(t, map[string]string{"wsfed.yaml": passiveRP})
+	return sts, tlsClient(t, sts)
+}
+
+// tlsClient is a fresh browser of sts's passive endpoint over TLS.
+func tlsClient(t *testing.T, sts *testfixture.STS) *passiveClient {
+	t.Helper()
 	base, caFile := sts.ServeTLS(t)
 	pem, err := os.ReadFile(caFile)
 	if err != nil {
@@ -47,7 +59,7 @@ func startPassive(t *testing.T) (*testfixture.STS, *passiveClient) {
 	roots := x509.NewCertPool()
 	roots.AppendCertsFromPEM(pem)
 	jar, _ := cookiejar.New(nil)
-	return sts, &passiveClient{t: t, base: base, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
+	return &passiveClient{t: t, base: base, http: &http.Client{Jar: jar, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: roots}}}}
 }
 
 // get fetches the passive endpoint with query q.
@@ -109,8 +121,8 @@ func TestPassiveSignInPage(t *testing.T) {
 		t.Error("the sign-in page reflects wctx unescaped")
 	}
 	for _, cookie := range resp.Cookies() {
-		if cookie.Name == "TBSignIn" && (!cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode) {
-			t.Errorf("form cookie %+v, want Secure, HttpOnly, SameSite=Strict", cookie)
+		if cookie.Name == "__Host-TBSignIn" && (!cookie.Secure || !cookie.HttpOnly || cookie.SameSite != http.SameSiteStrictMode || cookie.Path != "/" || cookie.Domain != "") {
+			t.Errorf("form cookie %+v, want Secure, HttpOnly, SameSite=Strict on / without Domain", cookie)
 		}
 	}
 
@@ -124,12 +136,12 @@ func TestPassiveSignInPage(t *testing.T) {
 	}
 	var session *http.Cookie
 	for _, cookie := range resp.Cookies() {
-		if cookie.Name == "TBSession" {
+		if cookie.Name == "__Host-TBSession" {
 			session = cookie
 		}
 	}
-	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/adfs/ls/" {
-		t.Errorf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax on /adfs/ls/", session)
+	if session == nil || !session.Secure || !session.HttpOnly || session.SameSite != http.SameSiteLaxMode || session.Path != "/" || session.Domain != "" {
+		t.Errorf("session cookie %+v, want Secure, HttpOnly, SameSite=Lax on / without Domain (a __Host- cookie)", session)
 	}
 }
 
@@ -228,9 +240,9 @@ func TestPassiveNeedsTLS(t *testing.T) {
 // FuzzPassivePost posts arbitrary forms and cookies to the passive
 // endpoint: the answer is always a page, never a token, never a crash.
 func FuzzPassivePost(f *testing.F) {
-	f.Add("state=abc&username=alice&password=x", "TBSignIn=abc")
+	f.Add("state=abc&username=alice&password=x", "__Host-TBSignIn=abc")
 	f.Add("state="+strings.Repeat("A", 9000), "")
-	f.Add("%zz", "TBSession=%00")
+	f.Add("%zz", "__Host-TBSession=%00")
 	sts := testfixture.StartSTS(f, map[string]string{"wsfed.yaml": passiveRP})
 	sts.Server.AllowInsecureADFSPaths = true
 	handler := sts.Server.Handler()
@@ -266,4 +278,155 @@ func TestPassiveSignOut(t *testing.T) {
 	if _, body := c.get(signIn("ctx")); strings.Contains(body, "wresult") || !strings.Contains(body, `name="password"`) {
 		t.Errorf("the session cookie kept from before sign-out still signs in:\n%s", body)
 	}
+}
+
+// TestPassiveFailedPostsRecordNothing: unauthenticated posts with wrong
+// passwords, each on a fresh form, leave the replay store (which also
+// holds WS-Trust nonces and sign-outs) as it was; a replayed failed post
+// fails again, and a successful post still cannot be posted twice.
+func TestPassiveFailedPostsRecordNothing(t *testing.T) {
+	sts, c := startPassive(t)
+	// Room for a handful of records: a post that recorded its form would
+	// fill it.
+	replay := wssec.NewMemoryReplayStore(5, time.Now)
+	sts.Server.Replay.Memory.Replay = replay
+	var state string
+	for i := range 12 {
+		_, page := c.get(signIn("ctx"))
+		state = formState(t, page)
+		if resp, body := c.post(state, fmt.Sprintf("nobody-%d", i), "junk"); resp.StatusCode != http.StatusUnauthorized || strings.Contains(body, "wresult") {
+			t.Fatalf("junk post %d: %d\n%s", i, resp.StatusCode, body)
+		}
+	}
+	for i := range 5 {
+		if seen, err := replay.Seen(t.Context(), fmt.Sprintf("nonce-%d", i), time.Minute); err != nil || seen {
+			t.Fatalf("a WS-Trust nonce after the junk posts: seen %v, %v", seen, err)
+		}
+	}
+	if resp, body := c.post(state, "nobody", "junk"); resp.StatusCode != http.StatusUnauthorized || !strings.Contains(body, "user name or password is incorrect") {
+		t.Errorf("a failed post replayed: %d\n%s", resp.StatusCode, body)
+	}
+}
+
+// TestPassiveTokenWithLineBreaksVerifies: a user attribute holding CR, LF
+// and a tab reaches the relying party as signed (xmlsec1 verifies the
+// wresult's assertion), not normalised by its XML parser.
+func TestPassiveTokenWithLineBreaksVerifies(t *testing.T) {
+	sts := testfixture.StartSTS(t, map[string]string{
+		"wsfed.yaml": passiveRP + `  attributes:
+  - name: displayname
+    from: displayName
+`,
+		"users.yaml": `apiVersion: v1
+kind: Secret
+metadata:
+  name: dev-users
+stringData:
+  users.yaml: |
+    - username: alice
+      password: alice-password
+      roles: [admin]
+      attributes:
+        mail: alice@example.com
+        displayName: "Alice\r\n\tExample"
+`,
+	})
+	c := tlsClient(t, sts)
+	_, page := c.get(signIn("ctx"))
+	resp, post := c.post(formState(t, page), "alice", "alice-password")
+	m := regexp.MustCompile(`name="wresult" value="([^"]+)"`).FindStringSubmatch(post)
+	if resp.StatusCode != http.StatusOK || m == nil {
+		t.Fatalf("status %d, no wresult:\n%s", resp.StatusCode, post)
+	}
+	wresult := html.UnescapeString(m[1])
+	if !strings.Contains(wresult, "Alice&#xD;\n\tExample") {
+		t.Errorf("the attribute is not in the token as written:\n%s", wresult)
+	}
+	const idAttr = "AssertionID urn:oasis:names:tc:SAML:1.0:assertion:Assertion"
+	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(wresult), idAttr); err != nil {
+		t.Error(err)
+	}
+	// The client's copy of the token, as it hands it on, still verifies.
+	token, err := client.Token([]byte(wresult))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := testtools.XMLSec1Verify(t, sts.CertFile, []byte(token), idAttr); err != nil {
+		t.Errorf("the token as client.Token writes it: %v", err)
+	}
+}
+
+// TestPassiveSessionResume: a session cookie signs the user in again only
+// while the user exists and is not locked out, and not when the relying
+// party asks for a fresh sign-in (wfresh).
+func TestPassiveSessionResume(t *testing.T) {
+	signedIn := func(t *testing.T, c *passiveClient, user, password string) {
+		t.Helper()
+		_, page := c.get(signIn("ctx"))
+		if _, body := c.post(formState(t, page), user, password); !strings.Contains(body, "wresult") {
+			t.Fatalf("no token:\n%s", body)
+		}
+	}
+	resumes := func(c *passiveClient, q url.Values) bool {
+		_, body := c.get(q)
+		if !strings.Contains(body, "wresult") && !strings.Contains(body, `name="password"`) {
+			t.Fatalf("neither a token nor the form:\n%s", body)
+		}
+		return strings.Contains(body, "wresult")
+	}
+	withFresh := func(wfresh string) url.Values {
+		q := signIn("ctx")
+		q.Set("wfresh", wfresh)
+		return q
+	}
+
+	t.Run("wfresh", func(t *testing.T) {
+		_, c := startPassive(t)
+		signedIn(t, c, "alice", "alice-password")
+		for _, tc := range []struct {
+			query url.Values
+			want  bool
+		}{
+			{signIn("ctx"), true},
+			{withFresh("60"), true},
+			{withFresh("0"), false},
+			{withFresh("-1"), false},
+			{withFresh("soon"), false},
+		} {
+			if got := resumes(c, tc.query); got != tc.want {
+				t.Errorf("wfresh=%q: the session resumed %v, want %v", tc.query.Get("wfresh"), got, tc.want)
+			}
+		}
+	})
+
+	t.Run("a user locked out since", func(t *testing.T) {
+		sts, c := startPassive(t)
+		signedIn(t, c, "dave", "dave-password")
+		// Another browser (the real user's, or an attacker's) fails dave's
+		// password until the lockout (10 in the sample).
+		guesser := tlsClient(t, sts)
+		_, page := guesser.get(signIn("ctx"))
+		for range 10 {
+			_, page = guesser.post(formState(t, page), "dave", "wrong")
+		}
+		if resumes(c, signIn("ctx")) {
+			t.Error("the session of a locked-out user still signs in")
+		}
+	})
+
+	t.Run("a user removed since", func(t *testing.T) {
+		sts, c := startPassive(t)
+		signedIn(t, c, "alice", "alice-password")
+		users, err := os.ReadFile(filepath.Join(testtools.RepoRoot(t), "config", "samples", "standalone", "users.yaml"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		sts.WriteManifest(t, "users.yaml", strings.Replace(string(users), "- username: alice", "- username: alice-gone", 1))
+		if err := sts.Source.Load(); err != nil {
+			t.Fatal(err)
+		}
+		if resumes(c, signIn("ctx")) {
+			t.Error("the session of a removed user still signs in")
+		}
+	})
 }
