@@ -6,6 +6,9 @@
 #   FUZZTIME      how long each target is fuzzed (default 8s: 16 targets, about
 #                 4 minutes in all with the builds on 2 cores)
 #   FUZZPARALLEL  fuzzing workers per target (default 2)
+#   FUZZMINIMIZETIME  how long the engine may minimise an input it found
+#                 (default 2s; go's 60s pauses fuzzing after each new input,
+#                 long enough to miss a short FUZZTIME's deadline)
 #
 # The seed corpus of a target is its package's testdata/fuzz/<FuzzName>/; the
 # plain `go test` runs those seeds as regular tests. Stops at the first
@@ -17,6 +20,7 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 FUZZTIME="${FUZZTIME:-8s}"
 FUZZPARALLEL="${FUZZPARALLEL:-2}"
+FUZZMINIMIZETIME="${FUZZMINIMIZETIME:-2s}"
 
 if (($# > 0)); then
   dirs=("$@")
@@ -39,7 +43,7 @@ for dir in "${dirs[@]}"; do
     t0=$SECONDS
     ok=true
     for attempt in 1 2; do
-      if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -parallel "$FUZZPARALLEL" "./$dir" 2>&1 | tee "$log"; then
+      if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" -parallel "$FUZZPARALLEL" "./$dir" 2>&1 | tee "$log"; then
         ok=true
         break
       fi
