@@ -42,7 +42,7 @@ for dir in "${dirs[@]}"; do
     echo "fuzz: $name in ./$dir for $FUZZTIME"
     t0=$SECONDS
     ok=true
-    for attempt in 1 2; do
+    for attempt in 1 2 3; do
       if go test -run '^$' -fuzz "^${name}\$" -fuzztime "$FUZZTIME" -fuzzminimizetime "$FUZZMINIMIZETIME" -parallel "$FUZZPARALLEL" "./$dir" 2>&1 | tee "$log"; then
         ok=true
         break
@@ -50,8 +50,8 @@ for dir in "${dirs[@]}"; do
       ok=false
       # On a loaded machine the fuzzing engine can miss its own deadline
       # stopping the workers ("context deadline exceeded", no input
-      # written): that is no finding, so the target gets one more run.
-      if ((attempt == 1)) && grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
+      # written): that is no finding, so the target gets up to two more runs.
+      if ((attempt < 3)) && grep -q 'context deadline exceeded' "$log" && ! grep -q 'Failing input written' "$log"; then
         echo "fuzz: $name: the fuzzing engine missed its deadline without a finding; running it again"
         continue
       fi
