@@ -5,7 +5,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -43,15 +42,7 @@ func TestRelyingPartyCertificatesAreReadNotWatched(t *testing.T) {
 		}
 	}
 
-	holder := &policy.Holder{}
-	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t), Resync: time.Hour}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		if err := src.Run(runCtx); err != nil {
-			t.Error(err)
-		}
-	}()
+	src, holder := runKubeSource(t, api, time.Hour)
 	encryptsTo := func(want *devkeys.Pair) func(*policy.Snapshot) bool {
 		return func(s *policy.Snapshot) bool {
 			rp, ok := s.RelyingPartyFor("urn:test:app")
@@ -154,15 +145,7 @@ func TestWatchedSourceWinsOverFetched(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	holder := &policy.Holder{}
-	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t), Resync: time.Hour}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		if err := src.Run(runCtx); err != nil {
-			t.Error(err)
-		}
-	}()
+	_, holder := runKubeSource(t, api, time.Hour)
 	eventually(t, holder, "the relying party and the issuer are served", func(s *policy.Snapshot) bool {
 		rp, ok := s.RelyingPartyFor("urn:test:app")
 		return ok && rp.Encryption.Certificates[0].Equal(pair.Cert) && len(s.TrustedIssuers) == 1

@@ -47,6 +47,22 @@ func eventually(t *testing.T, h *policy.Holder, what string, cond func(*policy.S
 	return nil
 }
 
+// runKubeSource follows the API server for the "sts" SecurityTokenService
+// until the test ends (resync 0: the default).
+func runKubeSource(t *testing.T, api *apiserver.Server, resync time.Duration) (*KubeSource, *policy.Holder) {
+	t.Helper()
+	holder := &policy.Holder{}
+	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t), Resync: resync}
+	ctx, stop := context.WithCancel(context.Background())
+	t.Cleanup(stop)
+	go func() {
+		if err := src.Run(ctx); err != nil {
+			t.Error(err)
+		}
+	}()
+	return src, holder
+}
+
 func TestKubeSourceFollowsTheAPI(t *testing.T) {
 	api := apiserver.Start(t)
 	ctx := context.Background()
@@ -73,15 +89,7 @@ func TestKubeSourceFollowsTheAPI(t *testing.T) {
 		}
 	}
 
-	holder := &policy.Holder{}
-	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t)}
-	runCtx, stop := context.WithCancel(ctx)
-	defer stop()
-	go func() {
-		if err := src.Run(runCtx); err != nil {
-			t.Error(err)
-		}
-	}()
+	_, holder := runKubeSource(t, api, 0)
 
 	snap := eventually(t, holder, "the relying party is loaded", func(s *policy.Snapshot) bool {
 		_, ok := s.RelyingPartyFor("urn:test:app")
