@@ -142,14 +142,14 @@ func (c *c14n) element(el *etree.Element) error {
 			c.out.WriteString(b.prefix)
 		}
 		c.out.WriteString(`="`)
-		escapeAttr(&c.out, b.uri)
+		attrEscaper.WriteString(&c.out, b.uri)
 		c.out.WriteByte('"')
 	}
 	for _, a := range attrs {
 		c.out.WriteByte(' ')
 		c.qname(a.a.Space, a.a.Key)
 		c.out.WriteString(`="`)
-		escapeAttr(&c.out, a.a.Value)
+		attrEscaper.WriteString(&c.out, a.a.Value)
 		c.out.WriteByte('"')
 	}
 	c.out.WriteByte('>')
@@ -163,7 +163,7 @@ func (c *c14n) element(el *etree.Element) error {
 				return err
 			}
 		case *etree.CharData:
-			escapeText(&c.out, t.Data)
+			textEscaper.WriteString(&c.out, t.Data)
 		case *etree.ProcInst:
 			c.out.WriteString("<?")
 			c.out.WriteString(t.Target)
@@ -189,54 +189,8 @@ func (c *c14n) qname(prefix, local string) {
 	c.out.WriteString(local)
 }
 
-// escapeText escapes character content as canonical XML does.
-func escapeText(b *bytes.Buffer, s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var r string
-		switch s[i] {
-		case '&':
-			r = "&amp;"
-		case '<':
-			r = "&lt;"
-		case '>':
-			r = "&gt;"
-		case '\r':
-			r = "&#xD;"
-		default:
-			continue
-		}
-		b.WriteString(s[last:i])
-		b.WriteString(r)
-		last = i + 1
-	}
-	b.WriteString(s[last:])
-}
-
-// escapeAttr escapes an attribute value as canonical XML does.
-func escapeAttr(b *bytes.Buffer, s string) {
-	last := 0
-	for i := 0; i < len(s); i++ {
-		var r string
-		switch s[i] {
-		case '&':
-			r = "&amp;"
-		case '<':
-			r = "&lt;"
-		case '"':
-			r = "&quot;"
-		case '\t':
-			r = "&#x9;"
-		case '\n':
-			r = "&#xA;"
-		case '\r':
-			r = "&#xD;"
-		default:
-			continue
-		}
-		b.WriteString(s[last:i])
-		b.WriteString(r)
-		last = i + 1
-	}
-	b.WriteString(s[last:])
-}
+// The escapes of canonical XML: character content and attribute values.
+var (
+	textEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;", "\r", "&#xD;")
+	attrEscaper = strings.NewReplacer("&", "&amp;", "<", "&lt;", "\"", "&quot;", "\t", "&#x9;", "\n", "&#xA;", "\r", "&#xD;")
+)
