@@ -2,12 +2,12 @@ package controllers
 
 import (
 	"context"
-	"sort"
 
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/source"
 )
 
 // Field indexes the reconcilers look objects up by. They are registered once
@@ -50,7 +50,7 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 			return []string{issuerKey(o.(*stsv1alpha1.TrustedIssuer))}
 		}},
 		{&stsv1alpha1.SecurityTokenService{}, indexSecrets, func(o client.Object) []string {
-			return stsSecretNames(o.(*stsv1alpha1.SecurityTokenService))
+			return source.ReferencesOf(o.(*stsv1alpha1.SecurityTokenService), nil, nil).Secrets
 		}},
 		{&stsv1alpha1.RelyingParty{}, indexSecrets, func(o client.Object) []string {
 			s, _ := rpSourceNames(o.(*stsv1alpha1.RelyingParty))
@@ -121,63 +121,4 @@ func tiSourceNames(ti *stsv1alpha1.TrustedIssuer) (secrets, configMaps []string)
 		secrets, configMaps = append(secrets, s...), append(configMaps, c...)
 	}
 	return secrets, configMaps
-}
-
-// stsSecretNames lists every Secret an STS names directly: signing key and
-// previous signing certificates, serving key, user store, LDAP, X.509 trust,
-// Kerberos keytab and Redis.
-func stsSecretNames(sts *stsv1alpha1.SecurityTokenService) []string {
-	s := &sts.Spec
-	var names []string
-	add := func(ref *stsv1alpha1.SecretKeySelector) {
-		if ref != nil {
-			names = append(names, ref.Name)
-		}
-	}
-	addSource := func(src *stsv1alpha1.CertificateSource) {
-		sec, _ := sourceNames(src)
-		names = append(names, sec...)
-	}
-	add(s.Signing.SecretRef)
-	if p := s.Signing.PKCS11; p != nil {
-		add(&p.PINSecretRef)
-	}
-	addSource(s.Signing.Certificate)
-	addSource(s.Signing.PreviousCertificates)
-	if s.TLS != nil {
-		add(&s.TLS.SecretRef)
-	}
-	if s.RequestDecryption != nil {
-		add(&s.RequestDecryption.SecretRef)
-	}
-	if ut := s.Authentication.UsernameToken; ut != nil && ut.UserStore != nil {
-		add(ut.UserStore.SecretRef)
-		if l := ut.UserStore.LDAP; l != nil {
-			add(l.BindPasswordSecretRef)
-			addSource(l.CA)
-		}
-	}
-	if x := s.Authentication.X509; x != nil {
-		add(x.TrustedCASecretRef)
-		addSource(x.ClientCertificates)
-	}
-	if k := s.Authentication.Kerberos; k != nil {
-		add(k.KeytabSecretRef)
-	}
-	if st := s.ReplayDetection.Store; st != nil && st.Redis != nil {
-		add(st.Redis.PasswordSecretRef)
-	}
-	return uniqueSorted(names)
-}
-
-// uniqueSorted sorts names and drops duplicates and empty names.
-func uniqueSorted(names []string) []string {
-	sort.Strings(names)
-	out := names[:0]
-	for i, n := range names {
-		if n != "" && (i == 0 || n != names[i-1]) {
-			out = append(out, n)
-		}
-	}
-	return out
 }

@@ -23,6 +23,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/source"
 )
 
 // FieldOwner is the server-side apply field manager of everything the
@@ -215,19 +216,19 @@ func (r *SecurityTokenServiceReconciler) dependents(ctx context.Context, sts *st
 	return rps.Items, tis.Items, nil
 }
 
-// secretNames lists every Secret the STS pods must read: those the STS names
-// and those its relying parties and trusted issuers name.
+// secretNames lists every Secret the STS pods must read: exactly what they
+// read (source.ReferencesOf), so that the Role and the pods cannot disagree.
 func secretNames(sts *stsv1alpha1.SecurityTokenService, rps []stsv1alpha1.RelyingParty, tis []stsv1alpha1.TrustedIssuer) []string {
-	names := stsSecretNames(sts)
-	for i := range rps {
-		s, _ := rpSourceNames(&rps[i])
-		names = append(names, s...)
+	return source.ReferencesOf(sts, pointers(rps), pointers(tis)).Secrets
+}
+
+// pointers points at each item of a list.
+func pointers[T any](items []T) []*T {
+	out := make([]*T, len(items))
+	for i := range items {
+		out[i] = &items[i]
 	}
-	for i := range tis {
-		s, _ := tiSourceNames(&tis[i])
-		names = append(names, s...)
-	}
-	return uniqueSorted(names)
+	return out
 }
 
 // apply renders and server-side applies the STS's objects, then decides
