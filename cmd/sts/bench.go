@@ -40,7 +40,7 @@ func bench(args []string) error {
 	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of the UsernameToken requests")
 	x509AppliesTo := fs.String("x509-applies-to", "urn:example:portal", "AppliesTo of the X.509-signed requests (empty skips that row)")
 	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
-	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file")
+	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file, and the ECDSA row's server to this file with .ecdsa appended")
 	serveFlags := fs.String("serve-flags", "", "more flags for every `sts serve` bench starts, space-separated (to compare settings such as --gc-headroom-mib)")
 	hsm := addHSMFlags(fs)
 	_ = fs.Parse(args)
@@ -76,7 +76,12 @@ func bench(args []string) error {
 	}
 
 	var ec *devkeys.Pair
-	ecSrv, _, err := b.start(withECDSAKey(&ec))
+	var ecArgs []string
+	if *cpuProfile != "" {
+		// Its own file: there the overhead beside the signature is everything.
+		ecArgs = append(ecArgs, "--cpu-profile", *cpuProfile+".ecdsa")
+	}
+	ecSrv, _, err := b.start(withECDSAKey(&ec), ecArgs...)
 	if err != nil {
 		return fmt.Errorf("ECDSA signing key: %w", err)
 	}
@@ -201,7 +206,11 @@ type benchRow struct {
 // that are measured in this process between them.
 func (row *benchRow) run(hc *http.Client, r client.Request, requests, concurrency, chunks int) error {
 	// Warm up: the first request pays bcrypt once; the cache serves the rest.
-	if err := once(hc, r); err != nil {
+	warm, err := prepare(r, 1)
+	if err != nil {
+		return err
+	}
+	if err := send(hc, warm[0]); err != nil {
 		return err
 	}
 	chunks = max(1, min(chunks, requests))
@@ -210,11 +219,15 @@ func (row *benchRow) run(hc *http.Client, r client.Request, requests, concurrenc
 		if i == chunks-1 {
 			n = requests - n*(chunks-1)
 		}
+		reqs, err := prepare(r, n)
+		if err != nil {
+			return err
+		}
 		before, err := processCPU(row.srv.cmd.Process.Pid)
 		if err != nil {
 			return err
 		}
-		latencies, elapsed, err := drive(hc, r, n, concurrency)
+		latencies, elapsed, err := drive(hc, reqs, concurrency)
 		if err != nil {
 			return err
 		}
@@ -312,9 +325,15 @@ func floodRow(hc *http.Client, r client.Request, requests, concurrency int, undi
 			}
 		})
 	}
-	time.Sleep(time.Second) // the flood is under way
 	n := max(requests/10, 50)
-	latencies, elapsed, err := drive(hc, r, n, concurrency)
+	reqs, err := prepare(r, n)
+	if err != nil {
+		close(stop)
+		wg.Wait()
+		return err
+	}
+	time.Sleep(time.Second) // the flood is under way
+	latencies, elapsed, err := drive(hc, reqs, concurrency)
 	close(stop)
 	wg.Wait()
 	if err != nil {

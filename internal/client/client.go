@@ -266,17 +266,43 @@ func (r Request) keyRequest(rst *etree.Element, trustNS string) error {
 
 // Do sends the request and returns the HTTP status and the response body.
 func (r Request) Do(hc *http.Client) (int, []byte, error) {
+	p, err := r.Prepare()
+	if err != nil {
+		return 0, nil, err
+	}
+	return p.Do(hc)
+}
+
+// Prepared is a request built (and signed) ahead of sending, so that a load
+// generator can keep that work out of what it measures.
+type Prepared struct {
+	endpoint, contentType, soapAction string
+	body                              []byte
+}
+
+// Prepare builds the request's envelope and headers.
+func (r Request) Prepare() (Prepared, error) {
 	body, contentType, err := r.Envelope()
 	if err != nil {
-		return 0, nil, err
+		return Prepared{}, err
 	}
-	req, err := http.NewRequest(http.MethodPost, r.Endpoint, bytes.NewReader(body))
+	p := Prepared{endpoint: r.Endpoint, contentType: contentType, body: body}
+	if r.SOAP == "1.1" {
+		p.soapAction = `"` + nsTrust13 + "/RST/" + r.requestType() + `"`
+	}
+	return p, nil
+}
+
+// Do sends the prepared request and returns the HTTP status and the
+// response body.
+func (p Prepared) Do(hc *http.Client) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, p.endpoint, bytes.NewReader(p.body))
 	if err != nil {
 		return 0, nil, err
 	}
-	req.Header.Set("Content-Type", contentType)
-	if r.SOAP == "1.1" {
-		req.Header.Set("SOAPAction", `"`+nsTrust13+"/RST/"+r.requestType()+`"`)
+	req.Header.Set("Content-Type", p.contentType)
+	if p.soapAction != "" {
+		req.Header.Set("SOAPAction", p.soapAction)
 	}
 	resp, err := hc.Do(req)
 	if err != nil {

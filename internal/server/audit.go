@@ -69,7 +69,7 @@ func tokenID(rstr *wstrust.RSTR) string {
 	if rstr.AttachedReference == nil {
 		return ""
 	}
-	if ki := rstr.AttachedReference.FindElement("./KeyIdentifier"); ki != nil {
+	if ki := rstr.AttachedReference.SelectElement("KeyIdentifier"); ki != nil {
 		return ki.Text()
 	}
 	return ""

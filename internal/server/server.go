@@ -3,6 +3,7 @@
 package server
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/beevik/etree"
@@ -126,9 +128,12 @@ func (s *Server) handle(r *http.Request, ep endpoint, now time.Time, req *reques
 	if limits.MaxBytes == 0 {
 		limits = soap.DefaultLimits()
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(nil, r.Body, limits.MaxBytes+1))
-	if err != nil {
+	body, err := readBody(r, limits.MaxBytes+1)
+	if tooLarge := new(http.MaxBytesError); errors.As(err, &tooLarge) {
 		return nil, soap.NewFault(soap.Sender, fmt.Sprintf("The request is larger than %d bytes.", limits.MaxBytes), err)
+	}
+	if err != nil {
+		return nil, soap.NewFault(soap.Sender, "The request body could not be read to its end.", err)
 	}
 	env, err := soap.Parse(body, r.Header.Get("Content-Type"), limits)
 	if err != nil {
@@ -249,17 +254,52 @@ func checkAddress(snap *policy.Snapshot, r *http.Request, trustedProxies []netip
 // writeSOAP sends resp with status: Content-Type, Content-Length and the
 // envelope. No SOAPAction header is set: it belongs to requests only.
 func writeSOAP(w http.ResponseWriter, resp *soap.Response, status int) error {
-	b, err := resp.Bytes()
-	if err != nil {
-		return err
-	}
+	b := responseBuffers.Get().(*bytes.Buffer)
+	defer putResponseBuffer(b)
+	b.Reset()
+	resp.AppendTo(b)
 	w.Header().Set("Content-Type", resp.ContentType())
-	w.Header().Set("Content-Length", strconv.Itoa(len(b)))
+	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
 	w.WriteHeader(status)
-	if _, err := w.Write(b); err != nil {
+	if _, err := w.Write(b.Bytes()); err != nil {
 		return fmt.Errorf("write SOAP response: %w", err)
 	}
 	return nil
+}
+
+// responseBuffers hold serialised responses until they are written: a
+// response with a signed token is around 8 KiB, written once per request.
+var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// putResponseBuffer returns b to the pool unless one large response grew
+// it: the pool would keep that memory for good.
+func putResponseBuffer(b *bytes.Buffer) {
+	if b.Cap() <= maxPooledResponse {
+		responseBuffers.Put(b)
+	}
+}
+
+const maxPooledResponse = 64 << 10
+
+// presizedBody is the largest Content-Length a request body buffer is
+// allocated for before its bytes arrive; a larger body grows as it is read,
+// so that a client cannot reserve memory by announcing a length it never
+// sends.
+const presizedBody = 64 << 10
+
+// readBody reads the request body, refusing more than limit bytes, into one
+// buffer of the announced size when there is one (io.ReadAll would grow
+// and copy it several times).
+func readBody(r *http.Request, limit int64) ([]byte, error) {
+	body := http.MaxBytesReader(nil, r.Body, limit)
+	if n := r.ContentLength; n > 0 && n <= min(limit, presizedBody) {
+		buf := make([]byte, n)
+		if _, err := io.ReadFull(body, buf); err != nil {
+			return nil, err
+		}
+		return buf, nil
+	}
+	return io.ReadAll(body)
 }
 
 // soapStatus is the HTTP status of resp: 500 for a fault, as both SOAP

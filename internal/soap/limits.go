@@ -1,11 +1,9 @@
 package soap
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"unicode/utf8"
 )
 
@@ -83,9 +81,12 @@ var (
 	// binds another prefix (or the default) to the xml or xmlns namespace,
 	// or declares the xmlns prefix.
 	ErrReservedNamespace = errors.New("a namespace declaration misuses a reserved prefix or namespace")
+	// ErrNotQName is an element or attribute name with a colon at its start
+	// or end, which encoding/xml reads as an unprefixed name.
+	ErrNotQName = errors.New("a name is not a qualified name")
 )
 
-// MalformedError is Scan's error for input encoding/xml cannot read.
+// MalformedError is Scan's error for input that is not well-formed XML.
 type MalformedError struct {
 	Err error // the decoder's error
 }
@@ -102,78 +103,6 @@ func (e *MalformedError) Error() string {
 }
 
 func (e *MalformedError) Unwrap() error { return e.Err }
-
-// Scan reads data token by token with encoding/xml before any tree is built,
-// and refuses what must never reach a tree: DTDs and entity declarations
-// (billion laughs, external entities), processing instructions other than
-// an XML declaration before the root element (SOAP forbids them), documents
-// deeper or larger than lim (zero fields take the defaults), anything that
-// is not one well-formed root element, duplicate attributes and
-// declarations of the reserved xml and xmlns prefixes and namespaces.
-// Undefined entity references fail in the strict decoder. A non-UTF-8
-// encoding declaration fails because no charset reader is set. Parse runs
-// it on every request; it is also the check for XML read from elsewhere,
-// such as decrypted content.
-func Scan(data []byte, lim Limits) error {
-	lim = lim.WithDefaults()
-	if int64(len(data)) > lim.MaxBytes {
-		return fmt.Errorf("%w of %d bytes", ErrTooLarge, lim.MaxBytes)
-	}
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
-	depth, elements, roots := 0, 0, 0
-	ns := nsScope{bindings: make([]binding, 0, linearBindings)}
-	for {
-		tok, err := dec.RawToken() // the tree parse that follows checks tag matching and namespaces
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			return &MalformedError{Err: err}
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			elements++
-			if depth == 1 {
-				roots++
-				if roots > 1 {
-					return ErrNotOneRoot
-				}
-			}
-			if depth > lim.MaxDepth {
-				return fmt.Errorf("%w of %d", ErrTooDeep, lim.MaxDepth)
-			}
-			if elements > lim.MaxElements {
-				return fmt.Errorf("%w of %d", ErrTooManyElems, lim.MaxElements)
-			}
-			if len(t.Attr) > lim.MaxAttributes {
-				return fmt.Errorf("%w of %d", ErrTooManyAttrs, lim.MaxAttributes)
-			}
-			if err := ns.checkAttrs(t.Attr, depth); err != nil {
-				return err
-			}
-		case xml.EndElement:
-			ns.end(depth)
-			depth--
-		case xml.Directive:
-			return ErrDTD
-		case xml.ProcInst:
-			// Only the XML declaration, and only before the root element.
-			if t.Target != "xml" || elements > 0 {
-				return fmt.Errorf("%w <?%s?>", ErrProcInst, t.Target)
-			}
-		case xml.CharData:
-			if depth == 0 && !onlyXMLSpace(t) {
-				return ErrTextOutsideDoc
-			}
-		}
-	}
-	if roots != 1 {
-		return ErrNotOneRoot
-	}
-	return nil
-}
 
 // namespaceXMLNS is the namespace of namespace declarations themselves.
 const namespaceXMLNS = "http://www.w3.org/2000/xmlns/"

@@ -56,13 +56,9 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := Scan(data, lim); err != nil {
+	doc, err := ReadTree(data, lim)
+	if err != nil {
 		return nil, NewFault(scanCode(err), scanReason(err), err)
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = lim.MaxDepth + 1
-	if err := doc.ReadFromBytes(data); err != nil {
-		return nil, NewFault(Sender, "malformed XML", &MalformedError{Err: err})
 	}
 	env, err := readEnvelope(doc, ctVersion)
 	if err != nil {
@@ -76,7 +72,7 @@ func Parse(data []byte, contentType string, lim Limits) (*Envelope, error) {
 // XML that is well-formed but that XML Namespaces forbids, Sender for the
 // rest.
 func scanCode(err error) FaultCode {
-	if errors.Is(err, ErrDuplicateAttr) || errors.Is(err, ErrReservedNamespace) {
+	if errors.Is(err, ErrDuplicateAttr) || errors.Is(err, ErrReservedNamespace) || errors.Is(err, ErrNotQName) {
 		return InvalidRequest
 	}
 	return Sender
@@ -91,6 +87,8 @@ func scanReason(err error) string {
 		return "an element has the same attribute twice"
 	case errors.Is(err, ErrReservedNamespace):
 		return "a namespace declaration rebinds the reserved xml or xmlns prefix or namespace"
+	case errors.Is(err, ErrNotQName):
+		return "an element or attribute name begins or ends with a colon"
 	case errors.Is(err, ErrTooDeep):
 		return "message nested too deeply"
 	case errors.Is(err, ErrTooManyElems):

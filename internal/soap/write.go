@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"bytes"
 	"github.com/beevik/etree"
 )
 
@@ -83,4 +84,9 @@ func (r *Response) ContentType() string { return r.Version.ContentType() }
 // none; UTF-8 is the default).
 func (r *Response) Bytes() ([]byte, error) {
 	return SerializeExact(r.Document.Child...), nil
+}
+
+// AppendTo serialises the envelope as Bytes does, into b.
+func (r *Response) AppendTo(b *bytes.Buffer) {
+	AppendExact(b, r.Document.Child...)
 }

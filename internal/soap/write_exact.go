@@ -15,11 +15,16 @@ import (
 func SerializeExact(tokens ...etree.Token) []byte {
 	var b bytes.Buffer
 	b.Grow(8 << 10)
+	AppendExact(&b, tokens...)
+	return b.Bytes()
+}
+
+// AppendExact is SerializeExact into b, for a caller that reuses buffers.
+func AppendExact(b *bytes.Buffer, tokens ...etree.Token) {
 	s := ExactWriteSettings()
 	for _, t := range tokens {
-		writeExact(&b, t, &s)
+		writeExact(b, t, &s)
 	}
-	return b.Bytes()
 }
 
 func writeExact(b *bytes.Buffer, tok etree.Token, s *etree.WriteSettings) {

@@ -114,13 +114,9 @@ func parseDecryptedElement(plain []byte, context *etree.Element, lim soap.Limits
 	lim.MaxDepth++
 	lim.MaxElements++
 	lim.MaxBytes += int64(wrapped.Len() - len(plain))
-	if err := scanFragment(wrapped.Bytes(), lim); err != nil {
+	doc, err := readFragment(wrapped.Bytes(), lim)
+	if err != nil {
 		return nil, err
-	}
-	doc := etree.NewDocument()
-	doc.ReadSettings.MaxDepth = lim.MaxDepth + 1
-	if err := doc.ReadFromBytes(wrapped.Bytes()); err != nil {
-		return nil, fmt.Errorf("malformed plaintext: %w", &soap.MalformedError{Err: err})
 	}
 	wrapper := doc.Root()
 	var el *etree.Element
@@ -146,25 +142,25 @@ func parseDecryptedElement(plain []byte, context *etree.Element, lim soap.Limits
 	return standaloneCopy(el), nil
 }
 
-// scanFragment runs the request pre-scan (soap.Scan) over the wrapped
-// plaintext: it refuses DTDs and entity declarations, processing
+// readFragment reads the wrapped plaintext with the checks of a request
+// (soap.ReadTree): it refuses DTDs and entity declarations, processing
 // instructions (the XML declaration included: in the wrapper it does not
 // come first), undefined entities, more than one root element (plaintext
 // that closes its wrapper), and input over lim.
-func scanFragment(data []byte, lim soap.Limits) error {
-	err := soap.Scan(data, lim)
+func readFragment(data []byte, lim soap.Limits) (*etree.Document, error) {
+	doc, err := soap.ReadTree(data, lim)
 	var malformed *soap.MalformedError
 	switch {
 	case errors.As(err, &malformed):
 		// The malformed error's own text, never the decoder's: that can
 		// quote the plaintext.
-		return fmt.Errorf("malformed plaintext: %w", malformed)
+		return nil, fmt.Errorf("malformed plaintext: %w", malformed)
 	case errors.Is(err, soap.ErrNotOneRoot):
-		return errors.New("malformed plaintext: it closes the element it replaces")
+		return nil, errors.New("malformed plaintext: it closes the element it replaces")
 	case errors.Is(err, soap.ErrTextOutsideDoc):
-		return errors.New("malformed plaintext: text outside the element")
+		return nil, errors.New("malformed plaintext: text outside the element")
 	}
-	return err
+	return doc, err
 }
 
 // checkPrefixesBound refuses element and attribute names whose prefix no
