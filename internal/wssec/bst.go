@@ -46,7 +46,7 @@ func (b *BinarySecurityToken) Certificate() (*x509.Certificate, error) {
 	if b.ValueType != ValueTypeX509v3 {
 		return nil, soap.NewFault(soap.InvalidSecurityToken, "BinarySecurityToken is not an X509v3 certificate", errNotX509v3)
 	}
-	cert, err := x509.ParseCertificate(b.Value)
+	cert, err := parsedCertificates.parse(b.Value)
 	if err != nil {
 		return nil, soap.NewFault(soap.InvalidSecurityToken, "BinarySecurityToken certificate cannot be parsed", err)
 	}

@@ -2,9 +2,11 @@ package xmlsec
 
 import (
 	"bytes"
+	"crypto"
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/beevik/etree"
 )
@@ -21,23 +23,53 @@ const namespaceXML = "http://www.w3.org/XML/1998/namespace"
 // changed: the copies and the namespace maps per element that a general
 // canonicaliser makes were a large part of the cost of a token.
 func excC14N(el *etree.Element, prefixList string, without *etree.Element) ([]byte, error) {
-	c := &c14n{inclusive: strings.Fields(prefixList), without: without}
-	c.out.Grow(4096)
+	var out bytes.Buffer
+	out.Grow(4096)
+	if err := writeExcC14N(&out, el, prefixList, without); err != nil {
+		return nil, err
+	}
+	return out.Bytes(), nil
+}
+
+// digestExcC14N is the digest with hash of excC14N's output, which is
+// written to a pooled buffer: most canonical forms are only hashed, and a
+// token's assertion is several kilobytes.
+func digestExcC14N(hash crypto.Hash, el *etree.Element, prefixList string, without *etree.Element) ([]byte, error) {
+	out := c14nBuffers.Get().(*bytes.Buffer)
+	defer func() {
+		if out.Cap() <= maxPooledC14N {
+			c14nBuffers.Put(out)
+		}
+	}()
+	out.Reset()
+	if err := writeExcC14N(out, el, prefixList, without); err != nil {
+		return nil, err
+	}
+	h := hash.New()
+	h.Write(out.Bytes())
+	return h.Sum(nil), nil
+}
+
+var c14nBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+
+// maxPooledC14N keeps the buffer of one unusually large element out of
+// the pool, which would hold that memory for good.
+const maxPooledC14N = 64 << 10
+
+func writeExcC14N(out *bytes.Buffer, el *etree.Element, prefixList string, without *etree.Element) error {
+	c := &c14n{out: out, inclusive: strings.Fields(prefixList), without: without}
 	for p := el.Parent(); p != nil; p = p.Parent() {
 		// Nearest declarations last, so that lookups from the end find them.
 		c.scope = append(declarations(p), c.scope...)
 	}
-	if err := c.element(el); err != nil {
-		return nil, err
-	}
-	return c.out.Bytes(), nil
+	return c.element(el)
 }
 
 // A binding is a namespace prefix ("" for the default namespace) and its URI.
 type binding struct{ prefix, uri string }
 
 type c14n struct {
-	out       bytes.Buffer
+	out       *bytes.Buffer
 	inclusive []string
 	without   *etree.Element
 	scope     []binding // declarations in scope, innermost last
@@ -142,14 +174,14 @@ func (c *c14n) element(el *etree.Element) error {
 			c.out.WriteString(b.prefix)
 		}
 		c.out.WriteString(`="`)
-		attrEscaper.WriteString(&c.out, b.uri)
+		attrEscaper.WriteString(c.out, b.uri)
 		c.out.WriteByte('"')
 	}
 	for _, a := range attrs {
 		c.out.WriteByte(' ')
 		c.qname(a.a.Space, a.a.Key)
 		c.out.WriteString(`="`)
-		attrEscaper.WriteString(&c.out, a.a.Value)
+		attrEscaper.WriteString(c.out, a.a.Value)
 		c.out.WriteByte('"')
 	}
 	c.out.WriteByte('>')
@@ -163,7 +195,7 @@ func (c *c14n) element(el *etree.Element) error {
 				return err
 			}
 		case *etree.CharData:
-			textEscaper.WriteString(&c.out, t.Data)
+			textEscaper.WriteString(c.out, t.Data)
 		case *etree.ProcInst:
 			c.out.WriteString("<?")
 			c.out.WriteString(t.Target)

@@ -125,15 +125,13 @@ func (s *Signer) Sign(el *etree.Element, idAttr string, inclusivePrefixes ...str
 	}
 	prefixList := strings.Join(inclusivePrefixes, " ")
 
-	canonical, err := excC14N(el, prefixList, nil)
+	digest, err := digestExcC14N(s.digest.Hash(), el, prefixList, nil)
 	if err != nil {
 		return nil, fmt.Errorf("xmlsec: canonicalising the element to sign: %w", err)
 	}
-	h := s.digest.Hash().New()
-	h.Write(canonical)
 
 	si := s.newSignedInfo()
-	s.addReference(si, id, prefixList, h.Sum(nil), URIEnvelopedSignature)
+	s.addReference(si, id, prefixList, digest, URIEnvelopedSignature)
 	sig, err := s.signatureElement(si)
 	if err != nil {
 		return nil, err
@@ -194,15 +192,13 @@ func (s *Signer) signatureElement(si *etree.Element) (*etree.Element, error) {
 // canonicalising, since Signature declares it in the output.
 func (s *Signer) signSignedInfo(si *etree.Element) ([]byte, error) {
 	si.CreateAttr("xmlns:"+dsPrefix, NamespaceDSig)
-	canonical, err := excC14N(si, "", nil)
+	hash := s.signature.Hash()
+	digest, err := digestExcC14N(hash, si, "", nil)
 	si.RemoveAttr("xmlns:" + dsPrefix)
 	if err != nil {
 		return nil, fmt.Errorf("xmlsec: canonicalising SignedInfo: %w", err)
 	}
-	hash := s.signature.Hash()
-	h := hash.New()
-	h.Write(canonical)
-	value, err := s.key.Sign(rand.Reader, h.Sum(nil), hash)
+	value, err := s.key.Sign(rand.Reader, digest, hash)
 	if err != nil {
 		return nil, fmt.Errorf("xmlsec: signing: %w", err)
 	}

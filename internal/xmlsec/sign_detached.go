@@ -37,13 +37,11 @@ func (s *Signer) SignDetached(targets []DetachedTarget, keyInfo *etree.Element) 
 			return nil, fmt.Errorf("xmlsec: target %q has no element or an unusable id", t.ID)
 		}
 		prefixList := strings.Join(t.InclusivePrefixes, " ")
-		canonical, err := canonicalExclusive(t.Element, prefixList, nil)
+		digest, err := digestExclusive(s.digest.Hash(), t.Element, prefixList, nil)
 		if err != nil {
 			return nil, fmt.Errorf("xmlsec: canonicalising #%s: %w", t.ID, err)
 		}
-		h := s.digest.Hash().New()
-		h.Write(canonical)
-		s.addReference(si, t.ID, prefixList, h.Sum(nil))
+		s.addReference(si, t.ID, prefixList, digest)
 	}
 	sig, err := s.signatureElement(si)
 	if err != nil {

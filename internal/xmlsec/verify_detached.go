@@ -375,13 +375,11 @@ func (s *DetachedSignature) VerifyReferences(resolve func(id string) (*etree.Ele
 			}
 			enveloped = s.Element
 		}
-		canonical, err := canonicalExclusive(el, ref.PrefixList, enveloped)
+		digest, err := digestExclusive(ref.Digest.Hash(), el, ref.PrefixList, enveloped)
 		if err != nil {
 			return nil, err
 		}
-		h := ref.Digest.Hash().New()
-		h.Write(canonical)
-		if subtle.ConstantTimeCompare(h.Sum(nil), ref.DigestValue) != 1 {
+		if subtle.ConstantTimeCompare(digest, ref.DigestValue) != 1 {
 			return nil, soap.NewFault(soap.FailedCheck, "a signed element was changed", fmt.Errorf("digest mismatch for #%s", truncateText(ref.ID, 120)))
 		}
 		out = append(out, VerifiedReference{Reference: ref, Element: el})
@@ -409,6 +407,15 @@ func canonicalExclusive(el *etree.Element, prefixList string, without *etree.Ele
 		return nil, err
 	}
 	return excC14N(el, prefixList, without)
+}
+
+// digestExclusive is the digest with hash of canonicalExclusive's output.
+func digestExclusive(hash crypto.Hash, el *etree.Element, prefixList string, without *etree.Element) ([]byte, error) {
+	prefixList, err := resolvePrefixList(el, prefixList)
+	if err != nil {
+		return nil, err
+	}
+	return digestExcC14N(hash, el, prefixList, without)
 }
 
 // resolvePrefixList handles the "#default" token of a PrefixList, which
