@@ -41,7 +41,7 @@ func bench(args []string) error {
 	fs.StringVar(&r.AppliesTo, "applies-to", "https://localhost:9444/services/echo", "AppliesTo of the UsernameToken requests")
 	x509AppliesTo := fs.String("x509-applies-to", "urn:example:portal", "AppliesTo of the X.509-signed requests (empty skips that row)")
 	fs.StringVar(&r.TokenType, "token-type", "saml2", "saml2 or saml1")
-	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file, and the ECDSA row's server to this file with .ecdsa appended")
+	cpuProfile := fs.String("cpu-profile", "", "have the STS write a CPU profile (go tool pprof) of the whole run to this file, and the servers of the ECDSA and PKCS#11 rows to this file with .ecdsa and .pkcs11 appended")
 	serveFlags := fs.String("serve-flags", "", "more flags for every `sts serve` bench starts, space-separated (to compare settings such as --gc-headroom-mib)")
 	hsm := addHSMFlags(fs)
 	_ = fs.Parse(args)
@@ -50,15 +50,11 @@ func bench(args []string) error {
 	if err != nil {
 		return err
 	}
-	b := &benchRun{manifests: *manifests, caller: caller, serveFlags: strings.Fields(*serveFlags)}
+	b := &benchRun{manifests: *manifests, caller: caller, serveFlags: strings.Fields(*serveFlags), cpuProfile: *cpuProfile}
 	defer b.stop()
 	// The flood row sends its attackers from many addresses, through
 	// X-Forwarded-For, as a spraying botnet would.
-	serveArgs := []string{"--trusted-proxies", "127.0.0.1"}
-	if *cpuProfile != "" {
-		serveArgs = append(serveArgs, "--cpu-profile", *cpuProfile)
-	}
-	main, key, err := b.start(nil, serveArgs...)
+	main, key, err := b.start(nil, append(b.profileArgs(""), "--trusted-proxies", "127.0.0.1")...)
 	if err != nil {
 		return err
 	}
@@ -77,12 +73,7 @@ func bench(args []string) error {
 	}
 
 	var ec *devkeys.Pair
-	var ecArgs []string
-	if *cpuProfile != "" {
-		// Its own file: there the overhead beside the signature is everything.
-		ecArgs = append(ecArgs, "--cpu-profile", *cpuProfile+".ecdsa")
-	}
-	ecSrv, _, err := b.start(withECDSAKey(&ec), ecArgs...)
+	ecSrv, _, err := b.start(withECDSAKey(&ec), b.profileArgs(".ecdsa")...)
 	if err != nil {
 		return fmt.Errorf("ECDSA signing key: %w", err)
 	}
@@ -144,8 +135,18 @@ type benchRun struct {
 	manifests  string
 	caller     *devkeys.Pair
 	serveFlags []string
+	cpuProfile string // "" for none
 	servers    []*child
 	dirs       []string
+}
+
+// profileArgs has a server write a CPU profile to the run's profile file
+// with suffix appended: one file per server.
+func (b *benchRun) profileArgs(suffix string) []string {
+	if b.cpuProfile == "" {
+		return nil
+	}
+	return []string{"--cpu-profile", b.cpuProfile + suffix}
 }
 
 // start serves a copy of the manifests folder, changed by edit, and returns

@@ -62,7 +62,7 @@ func (h hsmBench) rows(b *benchRun, ut, signed client.Request, floors []*floor) 
 			PINSecretRef: stsv1alpha1.SecretKeySelector{Name: pin.Name}}
 		sts.Spec.Signing.Certificate = &stsv1alpha1.CertificateSource{PEM: string(certPEM)}
 		return nil
-	})
+	}, b.profileArgs(".pkcs11")...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("STS signing through SoftHSM2: %w", err)
 	}
