@@ -53,20 +53,16 @@ func RegisterIndexes(ctx context.Context, idx client.FieldIndexer) error {
 			return source.ReferencesOf(o.(*stsv1alpha1.SecurityTokenService), nil, nil).Secrets
 		}},
 		{&stsv1alpha1.RelyingParty{}, indexSecrets, func(o client.Object) []string {
-			s, _ := rpSourceNames(o.(*stsv1alpha1.RelyingParty))
-			return s
+			return source.RelyingPartyReferences(o.(*stsv1alpha1.RelyingParty)).Secrets
 		}},
 		{&stsv1alpha1.TrustedIssuer{}, indexSecrets, func(o client.Object) []string {
-			s, _ := tiSourceNames(o.(*stsv1alpha1.TrustedIssuer))
-			return s
+			return source.TrustedIssuerReferences(o.(*stsv1alpha1.TrustedIssuer)).Secrets
 		}},
 		{&stsv1alpha1.RelyingParty{}, indexConfigMaps, func(o client.Object) []string {
-			_, c := rpSourceNames(o.(*stsv1alpha1.RelyingParty))
-			return c
+			return source.RelyingPartyReferences(o.(*stsv1alpha1.RelyingParty)).ConfigMaps
 		}},
 		{&stsv1alpha1.TrustedIssuer{}, indexConfigMaps, func(o client.Object) []string {
-			_, c := tiSourceNames(o.(*stsv1alpha1.TrustedIssuer))
-			return c
+			return source.TrustedIssuerReferences(o.(*stsv1alpha1.TrustedIssuer)).ConfigMaps
 		}},
 	}
 	for _, e := range entries {
@@ -87,38 +83,4 @@ func endpointKey(rp *stsv1alpha1.RelyingParty) string {
 // Issuer name its tokens carry.
 func issuerKey(ti *stsv1alpha1.TrustedIssuer) string {
 	return ti.Spec.STSRef.Name + "\x00" + policy.TrustedIssuerKey(ti.Spec.Issuer)
-}
-
-// sourceNames returns the Secret and ConfigMap a certificate source names.
-func sourceNames(src *stsv1alpha1.CertificateSource) (secrets, configMaps []string) {
-	if src == nil {
-		return nil, nil
-	}
-	if src.SecretRef != nil {
-		secrets = append(secrets, src.SecretRef.Name)
-	}
-	if src.ConfigMapRef != nil {
-		configMaps = append(configMaps, src.ConfigMapRef.Name)
-	}
-	return secrets, configMaps
-}
-
-// rpSourceNames returns the Secret and ConfigMap a relying party's encryption
-// certificate comes from.
-func rpSourceNames(rp *stsv1alpha1.RelyingParty) (secrets, configMaps []string) {
-	if rp.Spec.Encryption == nil {
-		return nil, nil
-	}
-	return sourceNames(rp.Spec.Encryption.Certificate)
-}
-
-// tiSourceNames returns the Secrets and ConfigMaps a trusted issuer's
-// certificates and its webhook's CA bundle come from.
-func tiSourceNames(ti *stsv1alpha1.TrustedIssuer) (secrets, configMaps []string) {
-	secrets, configMaps = sourceNames(ti.Spec.Certificates)
-	if w := ti.Spec.Webhook; w != nil {
-		s, c := sourceNames(w.CABundle)
-		secrets, configMaps = append(secrets, s...), append(configMaps, c...)
-	}
-	return secrets, configMaps
 }

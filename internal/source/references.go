@@ -18,66 +18,99 @@ type References struct {
 // sorted and without duplicates.
 func ReferencesOf(sts *stsv1alpha1.SecurityTokenService, rps []*stsv1alpha1.RelyingParty, tis []*stsv1alpha1.TrustedIssuer) References {
 	var refs References
-	secret := func(s *stsv1alpha1.SecretKeySelector) {
-		if s != nil {
-			refs.Secrets = append(refs.Secrets, s.Name)
-		}
-	}
-	certs := func(c *stsv1alpha1.CertificateSource) {
-		if c == nil {
-			return
-		}
-		secret(c.SecretRef)
-		if c.ConfigMapRef != nil {
-			refs.ConfigMaps = append(refs.ConfigMaps, c.ConfigMapRef.Name)
-		}
-	}
 	spec := sts.Spec
-	secret(spec.Signing.SecretRef)
+	refs.secret(spec.Signing.SecretRef)
 	if p := spec.Signing.PKCS11; p != nil {
-		secret(&p.PINSecretRef)
+		refs.secret(&p.PINSecretRef)
 	}
-	certs(spec.Signing.Certificate)
-	certs(spec.Signing.PreviousCertificates)
+	refs.certs(spec.Signing.Certificate)
+	refs.certs(spec.Signing.PreviousCertificates)
 	if spec.TLS != nil {
-		secret(&spec.TLS.SecretRef)
+		refs.secret(&spec.TLS.SecretRef)
 	}
 	if spec.RequestDecryption != nil {
-		secret(&spec.RequestDecryption.SecretRef)
+		refs.secret(&spec.RequestDecryption.SecretRef)
 	}
 	if ut := spec.Authentication.UsernameToken; ut != nil && ut.UserStore != nil {
-		secret(ut.UserStore.SecretRef)
+		refs.secret(ut.UserStore.SecretRef)
 		if l := ut.UserStore.LDAP; l != nil {
-			secret(l.BindPasswordSecretRef)
-			certs(l.CA)
+			refs.secret(l.BindPasswordSecretRef)
+			refs.certs(l.CA)
 		}
 	}
 	if x := spec.Authentication.X509; x != nil {
-		secret(x.TrustedCASecretRef)
-		certs(x.ClientCertificates)
+		refs.secret(x.TrustedCASecretRef)
+		refs.certs(x.ClientCertificates)
 	}
 	if k := spec.Authentication.Kerberos; k != nil {
-		secret(k.KeytabSecretRef)
+		refs.secret(k.KeytabSecretRef)
 	}
 	if s := spec.ReplayDetection.Store; s != nil && s.Redis != nil {
-		secret(s.Redis.PasswordSecretRef)
+		refs.secret(s.Redis.PasswordSecretRef)
 	}
 	if p := spec.SignInPage; p != nil {
-		secret(p.SessionKeySecretRef)
+		refs.secret(p.SessionKeySecretRef)
 	}
 	for _, rp := range rps {
-		if rp.Namespace == sts.Namespace && rp.Spec.STSRef.Name == sts.Name && rp.Spec.Encryption != nil {
-			certs(rp.Spec.Encryption.Certificate)
+		if rp.Namespace == sts.Namespace && rp.Spec.STSRef.Name == sts.Name {
+			refs.relyingParty(rp)
 		}
 	}
 	for _, ti := range tis {
 		if ti.Namespace == sts.Namespace && ti.Spec.STSRef.Name == sts.Name {
-			certs(ti.Spec.Certificates)
-			if ti.Spec.Webhook != nil {
-				certs(ti.Spec.Webhook.CABundle)
-			}
+			refs.trustedIssuer(ti)
 		}
 	}
+	return refs.sorted()
+}
+
+// RelyingPartyReferences lists what one relying party refers to, whichever
+// STS it names (the operator indexes relying parties by these names).
+func RelyingPartyReferences(rp *stsv1alpha1.RelyingParty) References {
+	var refs References
+	refs.relyingParty(rp)
+	return refs.sorted()
+}
+
+// TrustedIssuerReferences lists what one trusted issuer refers to,
+// whichever STS it names.
+func TrustedIssuerReferences(ti *stsv1alpha1.TrustedIssuer) References {
+	var refs References
+	refs.trustedIssuer(ti)
+	return refs.sorted()
+}
+
+func (refs *References) relyingParty(rp *stsv1alpha1.RelyingParty) {
+	if rp.Spec.Encryption != nil {
+		refs.certs(rp.Spec.Encryption.Certificate)
+	}
+}
+
+func (refs *References) trustedIssuer(ti *stsv1alpha1.TrustedIssuer) {
+	refs.certs(ti.Spec.Certificates)
+	if ti.Spec.Webhook != nil {
+		refs.certs(ti.Spec.Webhook.CABundle)
+	}
+}
+
+func (refs *References) secret(s *stsv1alpha1.SecretKeySelector) {
+	if s != nil {
+		refs.Secrets = append(refs.Secrets, s.Name)
+	}
+}
+
+func (refs *References) certs(c *stsv1alpha1.CertificateSource) {
+	if c == nil {
+		return
+	}
+	refs.secret(c.SecretRef)
+	if c.ConfigMapRef != nil {
+		refs.ConfigMaps = append(refs.ConfigMaps, c.ConfigMapRef.Name)
+	}
+}
+
+// sorted sorts the names and drops duplicates.
+func (refs References) sorted() References {
 	slices.Sort(refs.Secrets)
 	slices.Sort(refs.ConfigMaps)
 	refs.Secrets = slices.Compact(refs.Secrets)
