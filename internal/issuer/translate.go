@@ -130,31 +130,22 @@ func parseUsernameToken(el *etree.Element) (*wssec.UsernameToken, error) {
 // STS checks a caller's: the same allowed forms, the same freshness.
 func checkPresentedPassword(ctx context.Context, snap *policy.Snapshot, ut *wssec.UsernameToken, req *Request) (*policy.User, error) {
 	auth := snap.STS.UsernameToken
-	denied := func(cause error) error {
-		return soap.NewFault(soap.TrustFailedAuthentication, "The presented UsernameToken's credentials could not be verified.", cause)
-	}
-	if !ut.IsDigest() {
-		if !auth.AllowText {
-			return nil, soap.Faultf(soap.InvalidRequest, "PasswordText is not accepted by this STS; send a PasswordDigest.")
+	if ut.IsDigest() && auth.AllowDigest {
+		if err := wssec.CheckUsernameTokenFreshness(ut, req.Now, snap.STS.MaxClockSkew, presentedTokenMaxAge); err != nil {
+			return nil, err
 		}
-		u, err := snap.Users.Authenticate(ctx, ut.Username, string(ut.Password))
-		if err != nil {
-			return nil, denied(fmt.Errorf("presented user %q: %w", ut.Username, err))
-		}
-		return u, nil
 	}
-	if !auth.AllowDigest {
+	u, err := wssec.CheckPassword(ctx, snap.Users, auth, ut)
+	switch {
+	case errors.Is(err, wssec.ErrPasswordTextRefused):
+		return nil, soap.Faultf(soap.InvalidRequest, "PasswordText is not accepted by this STS; send a PasswordDigest.")
+	case errors.Is(err, wssec.ErrPasswordDigestRefused):
 		return nil, soap.Faultf(soap.InvalidRequest, "PasswordDigest is not accepted by this STS.")
-	}
-	if err := wssec.CheckUsernameTokenFreshness(ut, req.Now, snap.STS.MaxClockSkew, presentedTokenMaxAge); err != nil {
-		return nil, err
-	}
-	password, u, err := snap.Users.PlainPassword(ctx, ut.Username)
-	if err != nil {
-		return nil, denied(fmt.Errorf("presented user %q: %w", ut.Username, err))
-	}
-	if !wssec.VerifyDigest(ut, password) {
-		return nil, denied(fmt.Errorf("presented user %q: %w", ut.Username, policy.ErrBadCredentials))
+	case wssec.IsWrongCredential(err):
+		return nil, soap.NewFault(soap.TrustFailedAuthentication, "The presented UsernameToken's credentials could not be verified.",
+			fmt.Errorf("presented user %q: %w", ut.Username, err))
+	case err != nil:
+		return nil, wssec.StoreFailure(ut.Username, err)
 	}
 	return u, nil
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,4 +263,48 @@ func FuzzParseClaims(f *testing.F) {
 			}
 		}
 	})
+}
+
+// failingUsers is a user store whose password checks fail with err.
+type failingUsers struct{ err error }
+
+func (u failingUsers) Authenticate(context.Context, string, string) (*policy.User, error) {
+	return nil, u.err
+}
+
+func (u failingUsers) PlainPassword(context.Context, string) (string, *policy.User, error) {
+	return "", nil, u.err
+}
+
+// TestPresentedPasswordStoreFailures: a presented UsernameToken's password
+// is checked as a caller's own: a store that is busy or unreachable is
+// answered as such, not as wrong credentials, which the requestor would
+// report to its user as a wrong password.
+func TestPresentedPasswordStoreFailures(t *testing.T) {
+	withPassword := rst(func(r *wstrust.RST) {
+		obo := etree.NewElement("wst:OnBehalfOf")
+		ut := obo.CreateElement("wsse:UsernameToken")
+		ut.CreateAttr("xmlns:wsse", "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd")
+		ut.CreateElement("wsse:Username").SetText("carol")
+		ut.CreateElement("wsse:Password").SetText("carol-password")
+		r.OnBehalfOf = obo
+	})
+	for _, tc := range []struct {
+		err    error
+		code   soap.FaultCode
+		reason string
+	}{
+		{policy.ErrBadCredentials, soap.TrustFailedAuthentication, "could not be verified"},
+		{policy.ErrBusy, soap.RequestFailed, "busy checking passwords"},
+		{errors.New("ldap: connection refused"), soap.RequestFailed, "user directory cannot be reached"},
+	} {
+		snap := snapshot(t, testRelyingParty())
+		snap.Users = failingUsers{tc.err}
+		snap.STS.UsernameToken.AllowText = true
+		snap.STS.OnBehalfOf = policy.OnBehalfOf{AllowedTokenTypes: []string{"UsernameToken"}, RequireAuthenticatedRequestor: true, AllowedRequestors: policy.Requestors{Users: []string{"alice"}}}
+		_, err := (&Issuer{}).Issue(snap, Request{Who: alice, RST: withPassword, Now: now})
+		if f := soap.AsFault(err); f.Code != tc.code || !strings.Contains(f.Reason, tc.reason) {
+			t.Errorf("store error %v: got %v, want %v saying %q", tc.err, err, tc.code, tc.reason)
+		}
+	}
 }

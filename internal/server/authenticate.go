@@ -139,25 +139,14 @@ func (p passwords) CheckPassword(ctx context.Context, ut *wssec.UsernameToken) (
 	if !ut.HasPassword {
 		return nil, wssec.Denied(fmt.Errorf("UsernameToken for %q has no password", ut.Username))
 	}
-	if !ut.IsDigest() {
-		if !p.auth.AllowText {
-			return nil, soap.Faultf(soap.UnsupportedSecurityToken, "PasswordText is not accepted by this STS; send a PasswordDigest.")
-		}
-		u, err := p.users.Authenticate(ctx, ut.Username, string(ut.Password))
-		if err != nil {
-			return nil, storeFault(ut.Username, err)
-		}
-		return u, nil
-	}
-	if !p.auth.AllowDigest {
+	u, err := wssec.CheckPassword(ctx, p.users, p.auth, ut)
+	switch {
+	case errors.Is(err, wssec.ErrPasswordTextRefused):
+		return nil, soap.Faultf(soap.UnsupportedSecurityToken, "PasswordText is not accepted by this STS; send a PasswordDigest.")
+	case errors.Is(err, wssec.ErrPasswordDigestRefused):
 		return nil, soap.Faultf(soap.UnsupportedSecurityToken, "PasswordDigest is not accepted by this STS; send the password as PasswordText over TLS.")
-	}
-	password, u, err := p.users.PlainPassword(ctx, ut.Username)
-	if err != nil {
+	case err != nil:
 		return nil, storeFault(ut.Username, err)
-	}
-	if !wssec.VerifyDigest(ut, password) {
-		return nil, wssec.Denied(fmt.Errorf("user %q: %w", ut.Username, policy.ErrBadCredentials))
 	}
 	return u, nil
 }
@@ -166,11 +155,8 @@ func (p passwords) CheckPassword(ctx context.Context, ut *wssec.UsernameToken) (
 // check a digest against) deny access; anything else is the store failing,
 // which the caller must not mistake for a wrong password.
 func storeFault(username string, err error) *soap.Fault {
-	if errors.Is(err, policy.ErrBadCredentials) || errors.Is(err, policy.ErrNoPlainPassword) {
+	if wssec.IsWrongCredential(err) {
 		return wssec.Denied(fmt.Errorf("user %q: %w", username, err))
 	}
-	if errors.Is(err, policy.ErrBusy) {
-		return soap.NewFault(soap.RequestFailed, "The STS is busy checking passwords; try again shortly.", fmt.Errorf("user %q: %w", username, err))
-	}
-	return soap.NewFault(soap.RequestFailed, "The user directory cannot be reached; try again later.", fmt.Errorf("user %q: %w", username, err))
+	return wssec.StoreFailure(username, err)
 }
