@@ -12,12 +12,6 @@ import (
 	"github.com/trustbroker/trustbroker/internal/policy"
 )
 
-// ReasonConflict: an object of the same STS that takes precedence (created
-// earlier, or in the same second with a name that sorts first) claims the
-// same endpoint (RelyingParty) or issuer name (TrustedIssuer); the STS
-// serves only that one.
-const ReasonConflict = "Conflict"
-
 // precedenceNote says in messages why the other object wins.
 const precedenceNote = "created earlier, or in the same second with a name that sorts first"
 

@@ -82,17 +82,17 @@ func TestDuplicatesSameWinnerAsSTS(t *testing.T) {
 	newerTI.Spec.Issuer = issuer
 	create(t, newerTI)
 
-	c := waitCondition(t, newerRP, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, ReasonConflict)
+	c := waitCondition(t, newerRP, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonConflict)
 	if !strings.Contains(c.Message, "RelyingParty zz-older already claims endpoint "+endpoint+" (match Exact)") {
 		t.Errorf("relying party conflict message %q does not name the winner and the endpoint", c.Message)
 	}
-	waitCondition(t, newerRP, stsv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonConflict)
+	waitCondition(t, newerRP, stsv1alpha1.ConditionReady, metav1.ConditionFalse, stsv1alpha1.ReasonConflict)
 	waitCondition(t, olderRP, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
-	c = waitCondition(t, newerTI, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, ReasonConflict)
+	c = waitCondition(t, newerTI, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonConflict)
 	if !strings.Contains(c.Message, "TrustedIssuer zz-older-idp already claims issuer "+issuer) {
 		t.Errorf("trusted issuer conflict message %q does not name the winner and the issuer", c.Message)
 	}
-	waitEvent(t, newerTI, corev1.EventTypeWarning, ReasonConflict)
+	waitEvent(t, newerTI, corev1.EventTypeWarning, stsv1alpha1.ReasonConflict)
 	waitCondition(t, olderTI, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
 
 	snap := stsSnapshot(t, ns, "corp-sts")

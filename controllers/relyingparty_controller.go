@@ -97,7 +97,7 @@ func (r *RelyingPartyReconciler) accepted(ctx context.Context, rp *stsv1alpha1.R
 			match = stsv1alpha1.MatchExact
 		}
 		return verdict{
-			Reason: ReasonConflict,
+			Reason: stsv1alpha1.ReasonConflict,
 			Message: fmt.Sprintf("RelyingParty %s already claims endpoint %s (match %s) of SecurityTokenService %s and takes precedence (%s): change spec.endpoint or delete one of the two",
 				winner.Name, strings.TrimSpace(rp.Spec.Endpoint), match, stsName, precedenceNote),
 		}, nil

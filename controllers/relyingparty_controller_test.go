@@ -162,11 +162,11 @@ func TestRelyingPartyEndpointConflict(t *testing.T) {
 	prefix.Spec.Match = stsv1alpha1.MatchPrefix
 	create(t, prefix)
 
-	c := waitCondition(t, second, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, ReasonConflict)
+	c := waitCondition(t, second, stsv1alpha1.ConditionAccepted, metav1.ConditionFalse, stsv1alpha1.ReasonConflict)
 	if !strings.Contains(c.Message, "RelyingParty first") || !strings.Contains(c.Message, "https://app.example.com/service (match Exact)") {
 		t.Errorf("conflict message %q does not name the other relying party and the endpoint", c.Message)
 	}
-	waitEvent(t, second, corev1.EventTypeWarning, ReasonConflict)
+	waitEvent(t, second, corev1.EventTypeWarning, stsv1alpha1.ReasonConflict)
 	// The older one keeps its endpoint; a Prefix match is a different claim.
 	waitCondition(t, first, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)
 	waitCondition(t, prefix, stsv1alpha1.ConditionAccepted, metav1.ConditionTrue, stsv1alpha1.ConditionAccepted)

@@ -86,7 +86,7 @@ func (r *TrustedIssuerReconciler) accepted(ctx context.Context, ti *stsv1alpha1.
 	}
 	if winner := claimHolder(ti, others); winner.Name != ti.Name {
 		return verdict{
-			Reason: ReasonConflict,
+			Reason: stsv1alpha1.ReasonConflict,
 			Message: fmt.Sprintf("TrustedIssuer %s already claims issuer %s of SecurityTokenService %s and takes precedence (%s): change spec.issuer or delete one of the two",
 				winner.Name, ti.Spec.Issuer, stsName, precedenceNote),
 		}, nil

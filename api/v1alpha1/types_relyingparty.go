@@ -16,9 +16,11 @@ import (
 const (
 	// ReasonSTSNotFound: stsRef names no SecurityTokenService in the namespace.
 	ReasonSTSNotFound = "STSNotFound"
-	// ReasonEndpointConflict: another relying party of the same STS claims
-	// the same endpoint.
-	ReasonEndpointConflict = "EndpointConflict"
+	// ReasonConflict: an object of the same STS that takes precedence
+	// (created earlier, or in the same second with a name that sorts first)
+	// claims the same endpoint (RelyingParty) or issuer name
+	// (TrustedIssuer); the STS serves only that one.
+	ReasonConflict = "Conflict"
 	// ReasonCertificateExpired: a certificate's notAfter has passed.
 	ReasonCertificateExpired = "CertificateExpired"
 	// ReasonCertificateExpiringSoon: a certificate expires within 30 days.
