@@ -92,6 +92,8 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 		return ctrl.Result{}, err
 	}
 	conds.set(stsv1alpha1.ConditionAvailable, available.OK, available.Reason, available.Message)
+	replay := replayVerdict(&sts)
+	conds.set(stsv1alpha1.ConditionReplayDetectionShared, replay.OK, replay.Reason, replay.Message)
 
 	ready := readyVerdict(fmt.Sprintf("the STS serves tokens at %s", endpointURL(&sts)), signing, tokenTypesHandled(&sts, tis), available)
 	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
@@ -108,6 +110,21 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 		conds.record(r.Recorder)
 	}
 	return requeueAt(signing.Recheck, now), nil
+}
+
+// replayVerdict decides ReplayDetectionShared: whether a replay sent to
+// any pod is refused, or only one sent to the pod that saw the original.
+func replayVerdict(sts *stsv1alpha1.SecurityTokenService) verdict {
+	if s := sts.Spec.ReplayDetection.Store; s != nil && s.Redis != nil {
+		return verdict{OK: true, Reason: stsv1alpha1.ReasonSharedStore, Message: "every replica keeps replay records in Redis at " + s.Redis.Address}
+	}
+	n := replicas(sts)
+	if n <= 1 {
+		return verdict{OK: true, Reason: stsv1alpha1.ReasonSingleReplica, Message: "one replica keeps every replay record"}
+	}
+	return verdict{Reason: stsv1alpha1.ReasonPerPodStore, Message: fmt.Sprintf("%d replicas each keep replay records in their own memory: a signed request or nonce "+
+		"replayed to another pod is accepted there, and cancelled tokens, lockout counts and sign-outs hold on one pod only; "+
+		"set spec.replayDetection.store.redis, or spec.replicas: 1", n)}
 }
 
 // signingKey decides SigningKeyValid from the signing Secret and fills

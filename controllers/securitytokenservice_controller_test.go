@@ -397,3 +397,54 @@ func TestSecurityTokenServicePKCS11SigningKey(t *testing.T) {
 		}
 	}
 }
+
+// TestSecurityTokenServiceReplayDetectionShared: several replicas that each
+// remember replays in memory accept a replay sent to another pod; the
+// owner is told so, and what to set, until one replica or Redis makes every
+// pod refuse what any has seen.
+func TestSecurityTokenServiceReplayDetectionShared(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "sts-replay")
+	cert, key, _ := makeCert(t, certSpec{cn: "signer"})
+	create(t, tlsSecret(ns, "signing", cert, key))
+	sts := newSTS(ns, "farm", "signing") // the CRD's default: 2 replicas, replays in memory
+	create(t, sts)
+	c := waitCondition(t, sts, stsv1alpha1.ConditionReplayDetectionShared, metav1.ConditionFalse, stsv1alpha1.ReasonPerPodStore)
+	for _, want := range []string{"2 replicas", "replayed to another pod is accepted", "set spec.replayDetection.store.redis, or spec.replicas: 1"} {
+		if !strings.Contains(c.Message, want) {
+			t.Errorf("message %q does not say %q", c.Message, want)
+		}
+	}
+	waitEvent(t, sts, corev1.EventTypeWarning, stsv1alpha1.ReasonPerPodStore)
+	if ready := conditionOf(t, sts, stsv1alpha1.ConditionReady); ready == nil || ready.Reason == stsv1alpha1.ReasonPerPodStore {
+		t.Errorf("Ready %v: the pods serve either way", ready)
+	}
+
+	for _, tc := range []struct {
+		edit   func(*stsv1alpha1.SecurityTokenServiceSpec)
+		reason string
+	}{
+		{func(s *stsv1alpha1.SecurityTokenServiceSpec) { s.Replicas = ptrTo(int32(1)) }, stsv1alpha1.ReasonSingleReplica},
+		{func(s *stsv1alpha1.SecurityTokenServiceSpec) {
+			s.Replicas = ptrTo(int32(3))
+			s.ReplayDetection.Store = &stsv1alpha1.ReplayStoreSpec{Redis: &stsv1alpha1.RedisStoreSpec{Address: "redis.example:6379"}}
+		}, stsv1alpha1.ReasonSharedStore},
+		{func(s *stsv1alpha1.SecurityTokenServiceSpec) {
+			s.ReplayDetection.Store = &stsv1alpha1.ReplayStoreSpec{Memory: &stsv1alpha1.MemoryStoreSpec{MaxEntries: 5000}}
+		}, stsv1alpha1.ReasonPerPodStore},
+	} {
+		eventually(t, "the edit for "+tc.reason, func() string {
+			get(t, ns, "farm", sts)
+			tc.edit(&sts.Spec)
+			if err := cluster.client.Update(context.Background(), sts); err != nil {
+				return err.Error()
+			}
+			return ""
+		})
+		status := metav1.ConditionTrue
+		if tc.reason == stsv1alpha1.ReasonPerPodStore {
+			status = metav1.ConditionFalse
+		}
+		waitCondition(t, sts, stsv1alpha1.ConditionReplayDetectionShared, status, tc.reason)
+	}
+}

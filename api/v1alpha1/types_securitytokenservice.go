@@ -17,6 +17,23 @@ const (
 	// ConditionAvailable is True when at least one STS pod is ready to answer
 	// requests with the current policy.
 	ConditionAvailable = "Available"
+
+	// ConditionReplayDetectionShared is True when every pod refuses what any
+	// pod has seen: with one replica (reason SingleReplica) or with
+	// replayDetection.store.redis (reason SharedStore). It is False with
+	// reason PerPodStore when several replicas each keep replay records in
+	// their own memory: a signed request or nonce replayed to another pod is
+	// accepted there, and cancelled tokens, lockout counts and sign-outs hold
+	// on one pod only. The message says what to set. Ready does not depend on
+	// it: the pods serve either way.
+	ConditionReplayDetectionShared = "ReplayDetectionShared"
+)
+
+// Reasons of ReplayDetectionShared.
+const (
+	ReasonSingleReplica = "SingleReplica"
+	ReasonSharedStore   = "SharedStore"
+	ReasonPerPodStore   = "PerPodStore"
 )
 
 // SecurityTokenService is a WS-Trust Security Token Service: the operator runs
