@@ -186,7 +186,9 @@ func renderServiceAccount(sts *stsv1alpha1.SecurityTokenService) *corev1ac.Servi
 // renderRole renders what the STS pods may read: the trustbroker resources
 // of their namespace, ConfigMaps, and only the Secrets in secretNames. With
 // no Secret names the Secrets rule is left out, because a rule with empty
-// resourceNames would grant every Secret.
+// resourceNames would grant every Secret. They may also post events, which
+// is how they tell the STS's owners what the operator cannot see (a
+// PKCS#11 token refusing its PIN).
 func renderRole(sts *stsv1alpha1.SecurityTokenService, secretNames []string) *rbacv1ac.RoleApplyConfiguration {
 	read := []string{"get", "list", "watch"}
 	rules := []*rbacv1ac.PolicyRuleApplyConfiguration{
@@ -195,6 +197,7 @@ func renderRole(sts *stsv1alpha1.SecurityTokenService, secretNames []string) *rb
 			WithResources("securitytokenservices", "relyingparties", "trustedissuers").
 			WithVerbs(read...),
 		rbacv1ac.PolicyRule().WithAPIGroups("").WithResources("configmaps").WithVerbs(read...),
+		rbacv1ac.PolicyRule().WithAPIGroups("events.k8s.io").WithResources("events").WithVerbs("create", "patch"),
 	}
 	if len(secretNames) > 0 {
 		rules = append(rules, rbacv1ac.PolicyRule().

@@ -203,7 +203,7 @@ func (r *SecurityTokenServiceReconciler) pkcs11SigningKey(ctx context.Context, s
 	}
 	v := checkValidity(leaf, now, "the signing certificate", "put a renewed certificate in spec.signing.certificate (and its key in the token)")
 	if v.OK && v.Reason == ReasonValid {
-		v.Message = fmt.Sprintf("the signing certificate (subject %q) is valid until %s; its key is in PKCS#11 token %q, which the STS pods open (their log says why when they cannot, and they are not ready until they can sign)",
+		v.Message = fmt.Sprintf("the signing certificate (subject %q) is valid until %s; its key is in PKCS#11 token %q, which the STS pods open (when they cannot, their events on this SecurityTokenService and their log say why, and they are not ready until they can sign)",
 			leaf.Subject.String(), formatTime(leaf.NotAfter), p.TokenLabel)
 	}
 	return v, nil

@@ -252,7 +252,7 @@ func startKube(ctx context.Context, namespace, name string, builder *source.Buil
 		Help: "Watches this pod holds on Secrets and ConfigMaps, one per name the STS and its trusted issuers refer to (relying parties' certificate sources are read, not watched).",
 	}, []string{"resource"})
 	registry.MustRegister(watches)
-	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors, Watches: watches}
+	src := &source.KubeSource{Config: cfg, Namespace: namespace, Builder: builder, Holder: holder, Log: log.WithName("source"), ReloadErrors: reloadErrors, Watches: watches, TellOwners: true}
 	go func() {
 		if err := src.Run(ctx); err != nil {
 			log.Error(err, "following the API server stopped; the current policy stays in force")

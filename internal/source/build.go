@@ -60,12 +60,12 @@ type Problem struct {
 func (p Problem) Error() string { return fmt.Sprintf("%s %s: %v", p.Kind, p.NamespacedName, p.Err) }
 
 // Publish builds a snapshot from objs and makes it current in holder,
-// logging each object that could not be used. On an error the current
-// snapshot stays in force.
-func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger) error {
+// logging each object that could not be used, and returns those problems.
+// On an error the current snapshot stays in force.
+func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger) ([]Problem, error) {
 	snap, problems, err := b.Build(objs, holder.Load())
 	if err != nil {
-		return err
+		return nil, err
 	}
 	for _, p := range problems {
 		msg := p.Msg
@@ -76,7 +76,7 @@ func (b *Builder) Publish(objs *Objects, holder *policy.Holder, log logr.Logger)
 	}
 	holder.Publish(snap)
 	log.Info("policy loaded", "generation", snap.Generation, "relyingParties", len(snap.RelyingParties), "trustedIssuers", len(snap.TrustedIssuers))
-	return nil
+	return problems, nil
 }
 
 // Build makes a snapshot from objs. Only a missing STS, a setting its CRD

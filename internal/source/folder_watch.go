@@ -33,7 +33,8 @@ func (s *FolderSource) Load() error {
 	if err != nil {
 		return err
 	}
-	return s.Builder.Publish(objs, s.Holder, s.Log)
+	_, err = s.Builder.Publish(objs, s.Holder, s.Log)
+	return err
 }
 
 // Watch reloads the folder after every change until ctx ends. It watches the

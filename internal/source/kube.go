@@ -17,6 +17,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
+	"k8s.io/client-go/tools/events"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -53,6 +54,9 @@ type KubeSource struct {
 	// again whether or not the operator recorded a change; 0 means 10
 	// minutes.
 	Resync time.Duration
+	// TellOwners has the pod post events on its SecurityTokenService about
+	// what keeps it from using the STS's settings (see tellOwners).
+	TellOwners bool
 
 	scheme     *runtime.Scheme
 	cache      ctrlcache.Cache
@@ -61,6 +65,8 @@ type KubeSource struct {
 	secrets    *namedWatches[*corev1.Secret]
 	configMaps *namedWatches[*corev1.ConfigMap]
 	fetched    *fetchedObjects
+	events     events.EventRecorder // nil unless TellOwners
+	reported   ownerReport          // what tellOwners last posted; rebuild's goroutine only
 	// waiting holds why the last attempt to sync failed, until synced.
 	waiting atomic.Pointer[error]
 	synced  atomic.Bool
@@ -82,7 +88,7 @@ const (
 // installed, access refused), saying why in the log and in Waiting. After
 // that, the informers ride out outages by themselves.
 func (k *KubeSource) Run(ctx context.Context) error {
-	if err := k.init(); err != nil {
+	if err := k.init(ctx); err != nil {
 		return err
 	}
 	delay := connectBackoffStart
@@ -150,7 +156,7 @@ func (k *KubeSource) Waiting() error {
 
 var errNotYetSynced = errors.New("the first list of the resources is under way")
 
-func (k *KubeSource) init() error {
+func (k *KubeSource) init(ctx context.Context) error {
 	k.scheme = runtime.NewScheme()
 	if err := errors.Join(clientgoscheme.AddToScheme(k.scheme), stsv1alpha1.AddToScheme(k.scheme)); err != nil {
 		return err
@@ -164,6 +170,11 @@ func (k *KubeSource) init() error {
 	k.secrets = newNamedWatches(core.Secrets(k.Namespace), core.RESTClient(), k.Namespace, "secrets", k.notify, k.Log)
 	k.configMaps = newNamedWatches(core.ConfigMaps(k.Namespace), core.RESTClient(), k.Namespace, "configmaps", k.notify, k.Log)
 	k.fetched = &fetchedObjects{secrets: core.Secrets(k.Namespace), configMaps: core.ConfigMaps(k.Namespace), log: k.Log}
+	if k.TellOwners {
+		b := events.NewBroadcaster(&events.EventSinkImpl{Interface: clients.EventsV1()})
+		b.StartRecordingToSink(ctx.Done())
+		k.events = b.NewRecorder(k.scheme, ownerEventsController)
+	}
 	return nil
 }
 
@@ -246,13 +257,15 @@ func (k *KubeSource) notify() {
 // snapshot, or keeps the current one and logs why.
 func (k *KubeSource) rebuild(ctx context.Context) {
 	objs, err := k.objects(ctx)
+	var problems []Problem
 	if err == nil {
-		err = k.Builder.Publish(objs, k.Holder, k.Log)
+		problems, err = k.Builder.Publish(objs, k.Holder, k.Log)
 	}
 	if err != nil {
 		k.Log.Error(err, "policy not rebuilt; the last good policy stays in force")
 		countError(k.ReloadErrors)
 	}
+	k.tellOwners(objs, problems, err)
 }
 
 // objects lists the trustbroker objects and, after bringing the per-name

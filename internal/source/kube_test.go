@@ -49,10 +49,13 @@ func eventually(t *testing.T, h *policy.Holder, what string, cond func(*policy.S
 
 // runKubeSource follows the API server for the "sts" SecurityTokenService
 // until the test ends (resync 0: the default).
-func runKubeSource(t *testing.T, api *apiserver.Server, resync time.Duration) (*KubeSource, *policy.Holder) {
+func runKubeSource(t *testing.T, api *apiserver.Server, resync time.Duration, opts ...func(*KubeSource)) (*KubeSource, *policy.Holder) {
 	t.Helper()
 	holder := &policy.Holder{}
 	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: holder, Log: testr.New(t), Resync: resync}
+	for _, o := range opts {
+		o(src)
+	}
 	ctx, stop := context.WithCancel(context.Background())
 	t.Cleanup(stop)
 	go func() {

@@ -1,0 +1,101 @@
+package source
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/policy"
+	"github.com/trustbroker/trustbroker/internal/testtools/apiserver"
+)
+
+// ownerEvents lists the events STS pods posted on the "sts" object.
+func ownerEvents(t *testing.T, c client.Client, reason string) []eventsv1.Event {
+	t.Helper()
+	var list eventsv1.EventList
+	if err := c.List(context.Background(), &list, client.InNamespace(kubeNS)); err != nil {
+		t.Fatal(err)
+	}
+	var out []eventsv1.Event
+	for _, e := range list.Items {
+		if e.Regarding.Kind == "SecurityTokenService" && e.Regarding.Name == "sts" && e.ReportingController == ownerEventsController && e.Reason == reason {
+			out = append(out, e)
+		}
+	}
+	return out
+}
+
+func waitOwnerEvent(t *testing.T, c client.Client, reason string) eventsv1.Event {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if es := ownerEvents(t, c, reason); len(es) > 0 {
+			return es[0]
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("no %s event on the SecurityTokenService", reason)
+	return eventsv1.Event{}
+}
+
+// TestPodTellsItsOwners: what keeps a pod from using the STS's settings,
+// which the operator may not see (a PKCS#11 token refusing its PIN is
+// read by the pods alone), shows among the SecurityTokenService's events:
+// once while it lasts, and a Normal event when it is over.
+func TestPodTellsItsOwners(t *testing.T) {
+	api := apiserver.Start(t)
+	ctx := context.Background()
+	c := api.Client
+	sts := &stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
+		Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts",
+		Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}},
+	}}
+	if err := c.Create(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	_, holder := runKubeSource(t, api, 0, func(k *KubeSource) { k.TellOwners = true })
+
+	e := waitOwnerEvent(t, c, ReasonPolicyNotRebuilt)
+	if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "last good policy stays in force") || !strings.Contains(e.Note, "Secret default/signing not found") {
+		t.Errorf("event %s %q, want a Warning naming the signing Secret", e.Type, e.Note)
+	}
+
+	// The same problem again (any change rebuilds) is not posted again.
+	sts.Labels = map[string]string{"touched": "yes"}
+	if err := c.Update(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(time.Second)
+	if es := ownerEvents(t, c, ReasonPolicyNotRebuilt); len(es) != 1 || es[0].Series != nil {
+		t.Errorf("%d events (series %v), want the problem posted once", len(es), es[0].Series)
+	}
+
+	signing, _ := tlsSecret(t, "signing")
+	if err := c.Create(ctx, signing); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, holder, "the policy loads", func(*policy.Snapshot) bool { return true })
+	if e := waitOwnerEvent(t, c, ReasonPolicyLoaded); e.Type != corev1.EventTypeNormal {
+		t.Errorf("recovery event is %s", e.Type)
+	}
+
+	// A part of the settings that cannot be used is said too.
+	if err := c.Get(ctx, client.ObjectKeyFromObject(sts), sts); err != nil {
+		t.Fatal(err)
+	}
+	sts.Spec.Authentication.UsernameToken = &stsv1alpha1.UsernameTokenSpec{Enabled: true, AllowPasswordText: true,
+		UserStore: &stsv1alpha1.UserStoreSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "users"}}}
+	if err := c.Update(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	if e := waitOwnerEvent(t, c, ReasonPolicyPartUnused); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "Secret default/users not found") {
+		t.Errorf("event %s %q, want a Warning naming the users Secret", e.Type, e.Note)
+	}
+}
