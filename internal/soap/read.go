@@ -185,6 +185,7 @@ func (b *builder) add(tok xml.Token) {
 	case xml.StartElement:
 		el := etree.NewElement(t.Name.Local)
 		el.Space = t.Name.Space
+		el.Attr = make([]etree.Attr, 0, len(t.Attr))
 		for _, a := range t.Attr {
 			// The checks refused duplicates, so CreateAttr always appends.
 			key := a.Name.Local

@@ -253,3 +253,24 @@ func BenchmarkScan(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkReadTree measures the one pass every request goes through: the
+// checks and the tree, on the same requests as BenchmarkScan.
+func BenchmarkReadTree(b *testing.B) {
+	for _, file := range []string{
+		"msalnet-rst13-usernamemixed.xml",
+		"ehealthsuisse-rst13-soap12-saml2-bearer-claims-projectathon.xml",
+		"adfs-rstrc13-saml11-bearer-richardrandall.xml",
+	} {
+		data := testtools.ReadCorpus(b, file)
+		b.Run(file, func(b *testing.B) {
+			b.SetBytes(int64(len(data)))
+			b.ReportAllocs()
+			for b.Loop() {
+				if _, err := ReadTree(data, Limits{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
