@@ -113,7 +113,7 @@ func TestOperatorRoleNamesOnlyWhatItDoes(t *testing.T) {
 		"rbac.authorization.k8s.io/roles":           apply,
 		"rbac.authorization.k8s.io/rolebindings":    apply,
 		"policy/poddisruptionbudgets":               "create,delete,get,list,patch,watch",
-		"events.k8s.io/events":                      "create,patch",
+		"events.k8s.io/events":                      "create,get,list,patch,watch", // posting its own; reading the STS pods' (PolicyLoaded)
 		"authentication.k8s.io/tokenreviews":        "create",
 		"authorization.k8s.io/subjectaccessreviews": "create",
 	}

@@ -18,6 +18,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
@@ -46,13 +47,16 @@ const (
 
 // SecurityTokenServiceReconciler runs an STS: it keeps a Deployment of STS
 // pods, their Service, ServiceAccount, Role, RoleBinding and
-// PodDisruptionBudget in shape, and reports SigningKeyValid, Available and
-// Ready in the status together with the signing certificate, replica counts
-// and how many relying parties and trusted issuers name the STS.
+// PodDisruptionBudget in shape, and reports SigningKeyValid, Available,
+// ReplayDetectionShared, PolicyLoaded and Ready in the status together with
+// the signing certificate, replica counts and how many relying parties and
+// trusted issuers name the STS.
 type SecurityTokenServiceReconciler struct {
 	client.Client
 	// Recorder records an event whenever a condition changes.
 	Recorder events.EventRecorder
+	// PodEvents holds the events the STS pods post (newPodEventsCache).
+	PodEvents cache.Cache
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 	// DefaultImage is the STS container image used when spec.image is empty.
@@ -94,8 +98,13 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 	conds.set(stsv1alpha1.ConditionAvailable, available.OK, available.Reason, available.Message)
 	replay := replayVerdict(&sts)
 	conds.set(stsv1alpha1.ConditionReplayDetectionShared, replay.OK, replay.Reason, replay.Message)
+	pods, err := podReports(ctx, r.PodEvents, &sts, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	conds.set(stsv1alpha1.ConditionPolicyLoaded, pods.OK, pods.Reason, pods.Message)
 
-	ready := readyVerdict(fmt.Sprintf("the STS serves tokens at %s", endpointURL(&sts)), signing, tokenTypesHandled(&sts, tis), available)
+	ready := readyVerdict(fmt.Sprintf("the STS serves tokens at %s", endpointURL(&sts)), signing, tokenTypesHandled(&sts, tis), pods, available)
 	conds.set(stsv1alpha1.ConditionReady, ready.OK, ready.Reason, ready.Message)
 
 	sts.Status.Endpoint = endpointURL(&sts)
@@ -109,7 +118,15 @@ func (r *SecurityTokenServiceReconciler) Reconcile(ctx context.Context, req ctrl
 		}
 		conds.record(r.Recorder)
 	}
-	return requeueAt(signing.Recheck, now), nil
+	return requeueAt(earliest(signing.Recheck, pods.Recheck), now), nil
+}
+
+// earliest is the earlier of two recheck times, zero meaning none.
+func earliest(a, b time.Time) time.Time {
+	if a.IsZero() || (!b.IsZero() && b.Before(a)) {
+		return b
+	}
+	return a
 }
 
 // replayVerdict decides ReplayDetectionShared: whether a replay sent to
@@ -392,5 +409,6 @@ func (r *SecurityTokenServiceReconciler) SetupWithManager(mgr ctrl.Manager) erro
 		// Metadata only: a change is all the STS needs to hear of; the
 		// reconciler reads the signing Secret from the API server.
 		Watches(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(byIndex(c, stsList, indexSecrets, ownName)), builder.OnlyMetadata).
+		WatchesRawSource(podEventsSource(r.PodEvents)).
 		Complete(r)
 }

@@ -12,6 +12,7 @@ import (
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -20,6 +21,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
+	"github.com/trustbroker/trustbroker/internal/source"
 )
 
 // opensslFingerprint formats a SHA-256 digest the way openssl prints it.
@@ -453,4 +455,43 @@ func TestSecurityTokenServiceReplayDetectionShared(t *testing.T) {
 		}
 		waitCondition(t, sts, stsv1alpha1.ConditionReplayDetectionShared, status, tc.reason)
 	}
+}
+
+// TestSecurityTokenServicePodReports: what the STS pods report about the
+// STS's settings, as the events they post (internal/source tellOwners),
+// becomes PolicyLoaded and Ready: a PKCS#11 token refusing its PIN is seen
+// by the pods alone. The latest report of each pod counts; a recovery
+// clears it, and a report older than the pods' repeat interval is stale.
+func TestSecurityTokenServicePodReports(t *testing.T) {
+	needCluster(t)
+	ns := newNamespace(t, "sts-reports")
+	cert, key, _ := makeCert(t, certSpec{cn: "signer"})
+	create(t, tlsSecret(ns, "signing", cert, key))
+	sts := newSTS(ns, "corp", "signing")
+	create(t, sts)
+	waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionTrue, stsv1alpha1.ReasonLoaded)
+
+	report := func(name, pod, eventType, reason, note string, at time.Time) {
+		t.Helper()
+		create(t, &eventsv1.Event{
+			ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: name},
+			Regarding: corev1.ObjectReference{APIVersion: stsv1alpha1.GroupVersion.String(), Kind: "SecurityTokenService",
+				Namespace: ns, Name: sts.Name, UID: sts.UID},
+			ReportingController: source.PodEventsController, ReportingInstance: source.PodEventsController + "-" + pod,
+			Action: "Load", Type: eventType, Reason: reason, Note: note, EventTime: metav1.NewMicroTime(at),
+		})
+	}
+	const refused = `policy not rebuilt; the last good policy stays in force: signing.pkcs11: token "sts-token" refused the PIN (CKR_PIN_INCORRECT): check the PIN Secret`
+	report("stale", "corp-old", corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyPartUnused, "from a pod long gone", time.Now().Add(-time.Hour))
+	report("refused", "corp-abc", corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyNotRebuilt, refused, time.Now())
+	c := waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionFalse, stsv1alpha1.ReasonPolicyNotRebuilt)
+	if c.Message != "pod corp-abc: "+refused {
+		t.Errorf("message %q, want the pod's report", c.Message)
+	}
+	if ready := waitCondition(t, sts, stsv1alpha1.ConditionReady, metav1.ConditionFalse, stsv1alpha1.ReasonPolicyNotRebuilt); ready.Message != c.Message {
+		t.Errorf("Ready says %q", ready.Message)
+	}
+
+	report("recovered", "corp-abc", corev1.EventTypeNormal, source.ReasonPolicyLoaded, "the policy loads without problems again", time.Now().Add(time.Second))
+	waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionTrue, stsv1alpha1.ReasonLoaded)
 }

@@ -34,7 +34,11 @@ func Setup(ctx context.Context, mgr ctrl.Manager, opts Options) error {
 		return fmt.Errorf("creating the reconcilers' client: %w", err)
 	}
 	rec := mgr.GetEventRecorder(EventSource)
-	if err := (&SecurityTokenServiceReconciler{Client: c, Recorder: rec, Now: opts.Now, DefaultImage: opts.STSImage, ImagePullSecrets: opts.STSImagePullSecrets}).SetupWithManager(mgr); err != nil {
+	podEvents, err := newPodEventsCache(mgr)
+	if err != nil {
+		return fmt.Errorf("creating the cache of the STS pods' events: %w", err)
+	}
+	if err := (&SecurityTokenServiceReconciler{Client: c, Recorder: rec, PodEvents: podEvents, Now: opts.Now, DefaultImage: opts.STSImage, ImagePullSecrets: opts.STSImagePullSecrets}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the SecurityTokenService reconciler: %w", err)
 	}
 	if err := (&RelyingPartyReconciler{Client: c, APIReader: mgr.GetAPIReader(), Recorder: rec, Now: opts.Now}).SetupWithManager(mgr); err != nil {

@@ -27,6 +27,23 @@ const (
 	// on one pod only. The message says what to set. Ready does not depend on
 	// it: the pods serve either way.
 	ConditionReplayDetectionShared = "ReplayDetectionShared"
+
+	// ConditionPolicyLoaded is what the STS pods say of the STS's settings,
+	// which they alone can check in full (a PKCS#11 token's PIN is tried by
+	// the pods). True (reason Loaded) when no pod has reported a problem in
+	// the last ten minutes; False with the reason and message of the latest
+	// report of a pod: PolicyNotRebuilt (the pod keeps serving its last good
+	// policy) or PolicyPartUnused (a part of the settings is switched off,
+	// or the signing key keeps its last good version). Ready is False while
+	// it is.
+	ConditionPolicyLoaded = "PolicyLoaded"
+)
+
+// Reasons of PolicyLoaded; the pods' events carry the same reasons.
+const (
+	ReasonLoaded           = "Loaded"
+	ReasonPolicyNotRebuilt = "PolicyNotRebuilt"
+	ReasonPolicyPartUnused = "PolicyPartUnused"
 )
 
 // Reasons of ReplayDetectionShared.

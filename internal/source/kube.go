@@ -173,7 +173,7 @@ func (k *KubeSource) init(ctx context.Context) error {
 	if k.TellOwners {
 		b := events.NewBroadcaster(&events.EventSinkImpl{Interface: clients.EventsV1()})
 		b.StartRecordingToSink(ctx.Done())
-		k.events = b.NewRecorder(k.scheme, ownerEventsController)
+		k.events = b.NewRecorder(k.scheme, PodEventsController)
 	}
 	return nil
 }

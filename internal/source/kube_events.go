@@ -6,28 +6,23 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
+
+	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 )
 
-// Reasons of the events an STS pod posts on its SecurityTokenService.
-const (
-	// ReasonPolicyNotRebuilt: the pod could not build a policy from the
-	// current objects and keeps serving the last one it built.
-	ReasonPolicyNotRebuilt = "PolicyNotRebuilt"
-	// ReasonPolicyPartUnused: the policy loaded, but a part of the STS's
-	// own settings could not be used and is switched off, or the signing
-	// key keeps its last good version.
-	ReasonPolicyPartUnused = "PolicyPartUnused"
-	// ReasonPolicyLoaded: after one of the above, the policy loads clean
-	// again.
-	ReasonPolicyLoaded = "PolicyLoaded"
-)
+// ReasonPolicyLoaded is the reason of a pod's event saying that, after a
+// problem it reported (stsv1alpha1.ReasonPolicyNotRebuilt or
+// ReasonPolicyPartUnused), the policy loads without problems again.
+const ReasonPolicyLoaded = "PolicyLoaded"
 
-// ownerEventsController is the reporting controller of the pods' events.
-const ownerEventsController = "trustbroker.io/sts"
+// PodEventsController is the reporting controller of the events STS pods
+// post; the operator reads them into the PolicyLoaded condition.
+const PodEventsController = "trustbroker.io/sts"
 
-// ownerReportRepeat is how often the same problem is posted again while it
-// lasts, so that it stays among an object's recent events.
-const ownerReportRepeat = 10 * time.Minute
+// PodReportRepeat is how often the same problem is posted again while it
+// lasts, so that it stays among an object's recent events (and a report
+// older than that is from a pod that is gone or recovered).
+const PodReportRepeat = 10 * time.Minute
 
 // ownerReport is what a pod last told the STS's owners.
 type ownerReport struct {
@@ -39,7 +34,7 @@ type ownerReport struct {
 // keeps its last good policy (err) or runs without a part of the STS's
 // settings (problems of that kind): what the operator cannot see, such as
 // a PKCS#11 token refusing its PIN. A problem is posted when it changes,
-// and again every ownerReportRepeat while it lasts; once the policy loads
+// and again every PodReportRepeat while it lasts; once the policy loads
 // clean after one, a Normal event says so. Relying parties' and trusted
 // issuers' problems are left to their own conditions, which the operator
 // sets.
@@ -51,7 +46,7 @@ func (k *KubeSource) tellOwners(objs *Objects, problems []Problem, err error) {
 	if pickErr != nil {
 		return
 	}
-	reason, note := ReasonPolicyNotRebuilt, ""
+	reason, note := stsv1alpha1.ReasonPolicyNotRebuilt, ""
 	if err != nil {
 		note = "policy not rebuilt; the last good policy stays in force: " + err.Error()
 	} else {
@@ -61,7 +56,7 @@ func (k *KubeSource) tellOwners(objs *Objects, problems []Problem, err error) {
 				parts = append(parts, problemText(p))
 			}
 		}
-		reason, note = ReasonPolicyPartUnused, strings.Join(parts, "; ")
+		reason, note = stsv1alpha1.ReasonPolicyPartUnused, strings.Join(parts, "; ")
 	}
 	now := time.Now()
 	switch {
@@ -69,7 +64,7 @@ func (k *KubeSource) tellOwners(objs *Objects, problems []Problem, err error) {
 		return
 	case note == "":
 		k.events.Eventf(sts, nil, corev1.EventTypeNormal, ReasonPolicyLoaded, "Load", "%s", "the policy loads without problems again")
-	case note == k.reported.note && now.Sub(k.reported.at) < ownerReportRepeat:
+	case note == k.reported.note && now.Sub(k.reported.at) < PodReportRepeat:
 		return
 	default:
 		k.events.Eventf(sts, nil, corev1.EventTypeWarning, reason, "Load", "%s", boundedNote(note))

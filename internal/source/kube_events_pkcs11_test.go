@@ -54,7 +54,7 @@ func TestPKCS11WrongPINShowsInEvents(t *testing.T) {
 	}
 	_, holder := runKubeSource(t, api, 0, func(k *KubeSource) { k.TellOwners = true })
 
-	e := waitOwnerEvent(t, c, ReasonPolicyNotRebuilt)
+	e := waitOwnerEvent(t, c, stsv1alpha1.ReasonPolicyNotRebuilt)
 	if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "refused the PIN") || !strings.Contains(e.Note, `"events-token"`) {
 		t.Errorf("event %s %q, want a Warning saying the token refused the PIN", e.Type, e.Note)
 	}

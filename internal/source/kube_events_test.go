@@ -25,7 +25,7 @@ func ownerEvents(t *testing.T, c client.Client, reason string) []eventsv1.Event 
 	}
 	var out []eventsv1.Event
 	for _, e := range list.Items {
-		if e.Regarding.Kind == "SecurityTokenService" && e.Regarding.Name == "sts" && e.ReportingController == ownerEventsController && e.Reason == reason {
+		if e.Regarding.Kind == "SecurityTokenService" && e.Regarding.Name == "sts" && e.ReportingController == PodEventsController && e.Reason == reason {
 			out = append(out, e)
 		}
 	}
@@ -62,7 +62,7 @@ func TestPodTellsItsOwners(t *testing.T) {
 	}
 	_, holder := runKubeSource(t, api, 0, func(k *KubeSource) { k.TellOwners = true })
 
-	e := waitOwnerEvent(t, c, ReasonPolicyNotRebuilt)
+	e := waitOwnerEvent(t, c, stsv1alpha1.ReasonPolicyNotRebuilt)
 	if e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "last good policy stays in force") || !strings.Contains(e.Note, "Secret default/signing not found") {
 		t.Errorf("event %s %q, want a Warning naming the signing Secret", e.Type, e.Note)
 	}
@@ -73,7 +73,7 @@ func TestPodTellsItsOwners(t *testing.T) {
 		t.Fatal(err)
 	}
 	time.Sleep(time.Second)
-	if es := ownerEvents(t, c, ReasonPolicyNotRebuilt); len(es) != 1 || es[0].Series != nil {
+	if es := ownerEvents(t, c, stsv1alpha1.ReasonPolicyNotRebuilt); len(es) != 1 || es[0].Series != nil {
 		t.Errorf("%d events (series %v), want the problem posted once", len(es), es[0].Series)
 	}
 
@@ -95,7 +95,7 @@ func TestPodTellsItsOwners(t *testing.T) {
 	if err := c.Update(ctx, sts); err != nil {
 		t.Fatal(err)
 	}
-	if e := waitOwnerEvent(t, c, ReasonPolicyPartUnused); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "Secret default/users not found") {
+	if e := waitOwnerEvent(t, c, stsv1alpha1.ReasonPolicyPartUnused); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "Secret default/users not found") {
 		t.Errorf("event %s %q, want a Warning naming the users Secret", e.Type, e.Note)
 	}
 }
