@@ -20,7 +20,7 @@ import (
 	policyv1 "k8s.io/api/policy/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
-	"k8s.io/apimachinery/pkg/api/meta"
+	apimeta "k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -55,6 +55,7 @@ func TestOnARealNode(t *testing.T) {
 		{"SAML 1.1 and 2.0 tokens verified by xmlsec1", func(t *testing.T) { cl.tokens(t, signing) }},
 		{"relying party edit in force without restart", func(t *testing.T) { cl.editRelyingParty(t, "e2e-edit") }},
 		{"signing Secret rotated without restart", func(t *testing.T) { signing = cl.rotate(t) }},
+		{"what only the pods see shows in the STS's status", func(t *testing.T) { cl.podReports(t) }},
 		{"scaled to one pod and back to two", func(t *testing.T) { cl.scale(t) }},
 		{"served through an API server outage", func(t *testing.T) { cl.outage(t) }},
 		{"STS container started during an outage becomes Ready", func(t *testing.T) { cl.startDuringOutage(t) }},
@@ -166,6 +167,47 @@ func (cl *cluster) rotate(t *testing.T) *devkeys.Pair {
 	verify(t, tok, rotated.CertPEM, false)
 	cl.sameRunningPods(t, before)
 	return rotated
+}
+
+// podReports points the sample's user store at a Secret the pods' Role
+// does not name and that does not exist: the pods switch the user store off
+// and say so in events, which the operator turns into PolicyLoaded=False and
+// Ready=False with the pod's words; set back, the condition clears.
+func (cl *cluster) podReports(t *testing.T) {
+	patch := func(name string) {
+		cl.run(t, "kubectl", "-n", samplesNS, "patch", "stsvc", stsName, "--type", "json", "-p",
+			fmt.Sprintf(`[{"op": "replace", "path": "/spec/authentication/usernameToken/userStore/secretRef/name", "value": %q}]`, name))
+	}
+	condition := func(typ string) *metav1.Condition {
+		var sts stsv1alpha1.SecurityTokenService
+		if err := cl.c.Get(context.Background(), client.ObjectKey{Namespace: samplesNS, Name: stsName}, &sts); err != nil {
+			t.Fatal(err)
+		}
+		return apimeta.FindStatusCondition(sts.Status.Conditions, typ)
+	}
+	start := time.Now()
+	patch("e2e-missing-users")
+	var msg string
+	waitFor(t, 2*time.Minute, "PolicyLoaded=False from the pods' report", func() bool {
+		c := condition(stsv1alpha1.ConditionPolicyLoaded)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != stsv1alpha1.ReasonPolicyPartUnused {
+			return false
+		}
+		msg = c.Message
+		return true
+	})
+	if !strings.HasPrefix(msg, "pod "+stsName+"-") || !strings.Contains(msg, "e2e-missing-users") {
+		t.Errorf("PolicyLoaded says %q, want the pod and the missing Secret", msg)
+	}
+	if r := condition(stsv1alpha1.ConditionReady); r == nil || r.Status != metav1.ConditionFalse {
+		t.Errorf("Ready %+v, want False while a pod reports a problem", r)
+	}
+	t.Logf("a pod's report in the STS's status %.1fs after the edit: %s", time.Since(start).Seconds(), msg)
+	patch("example-users")
+	waitFor(t, 2*time.Minute, "PolicyLoaded=True again", func() bool {
+		c := condition(stsv1alpha1.ConditionPolicyLoaded)
+		return c != nil && c.Status == metav1.ConditionTrue
+	})
 }
 
 func (cl *cluster) scale(t *testing.T) {
@@ -368,7 +410,7 @@ func (cl *cluster) left(t *testing.T, ns string) string {
 		if err := cl.c.List(context.Background(), l, client.InNamespace(ns)); err != nil {
 			t.Fatal(err)
 		}
-		items, err := meta.ExtractList(l)
+		items, err := apimeta.ExtractList(l)
 		if err != nil {
 			t.Fatal(err)
 		}
