@@ -52,8 +52,8 @@ func podEventsSource(events cache.Cache) ctrlsource.Source {
 }
 
 // podReports decides PolicyLoaded from the latest event of each STS pod
-// about sts: a Warning from the last source.PodReportRepeat (the pods post
-// a lasting problem again that often) makes it False with the pod's
+// about sts: a Warning from the last source.PodReportValid (the pods post a
+// lasting problem again twice as often) makes it False with the pod's
 // words. Recheck is when the latest such report goes stale.
 func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.SecurityTokenService, now time.Time) (verdict, error) {
 	var list eventsv1.EventList
@@ -72,7 +72,7 @@ func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.Secu
 	}
 	var report *eventsv1.Event
 	for _, e := range latest {
-		if e.Type != corev1.EventTypeWarning || now.Sub(observed(e)) > source.PodReportRepeat {
+		if e.Type != corev1.EventTypeWarning || now.Sub(observed(e)) > source.PodReportValid {
 			continue
 		}
 		if report == nil || observed(e).After(observed(report)) {
@@ -84,7 +84,7 @@ func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.Secu
 	}
 	pod := strings.TrimPrefix(report.ReportingInstance, source.PodEventsController+"-")
 	return verdict{Reason: report.Reason, Message: fmt.Sprintf("pod %s: %s", pod, report.Note),
-		Recheck: observed(report).Add(source.PodReportRepeat)}, nil
+		Recheck: observed(report).Add(source.PodReportValid)}, nil
 }
 
 // observed is when an event was last seen.

@@ -17,7 +17,6 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	toolscache "k8s.io/client-go/tools/cache"
-	"k8s.io/client-go/tools/events"
 	ctrlcache "sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/client/apiutil"
@@ -65,8 +64,8 @@ type KubeSource struct {
 	secrets    *namedWatches[*corev1.Secret]
 	configMaps *namedWatches[*corev1.ConfigMap]
 	fetched    *fetchedObjects
-	events     events.EventRecorder // nil unless TellOwners
-	reported   ownerReport          // what tellOwners last posted; rebuild's goroutine only
+	reporter   *podReporter // nil unless TellOwners
+	reported   ownerReport  // the problem tellOwners last posted; Run's goroutine only
 	// waiting holds why the last attempt to sync failed, until synced.
 	waiting atomic.Pointer[error]
 	synced  atomic.Bool
@@ -88,7 +87,7 @@ const (
 // installed, access refused), saying why in the log and in Waiting. After
 // that, the informers ride out outages by themselves.
 func (k *KubeSource) Run(ctx context.Context) error {
-	if err := k.init(ctx); err != nil {
+	if err := k.init(); err != nil {
 		return err
 	}
 	delay := connectBackoffStart
@@ -116,6 +115,8 @@ func (k *KubeSource) Run(ctx context.Context) error {
 
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
+	repost := time.NewTicker(PodReportRepeat)
+	defer repost.Stop()
 	for {
 		select {
 		case <-ctx.Done():
@@ -127,6 +128,8 @@ func (k *KubeSource) Run(ctx context.Context) error {
 			timer.Reset(kubeSettle)
 		case <-timer.C:
 			k.rebuild(ctx)
+		case <-repost.C:
+			k.tellOwnersAgain(ctx)
 		}
 	}
 }
@@ -156,7 +159,7 @@ func (k *KubeSource) Waiting() error {
 
 var errNotYetSynced = errors.New("the first list of the resources is under way")
 
-func (k *KubeSource) init(ctx context.Context) error {
+func (k *KubeSource) init() error {
 	k.scheme = runtime.NewScheme()
 	if err := errors.Join(clientgoscheme.AddToScheme(k.scheme), stsv1alpha1.AddToScheme(k.scheme)); err != nil {
 		return err
@@ -171,9 +174,7 @@ func (k *KubeSource) init(ctx context.Context) error {
 	k.configMaps = newNamedWatches(core.ConfigMaps(k.Namespace), core.RESTClient(), k.Namespace, "configmaps", k.notify, k.Log)
 	k.fetched = &fetchedObjects{secrets: core.Secrets(k.Namespace), configMaps: core.ConfigMaps(k.Namespace), log: k.Log}
 	if k.TellOwners {
-		b := events.NewBroadcaster(&events.EventSinkImpl{Interface: clients.EventsV1()})
-		b.StartRecordingToSink(ctx.Done())
-		k.events = b.NewRecorder(k.scheme, PodEventsController)
+		k.reporter = newPodReporter(clients.EventsV1().Events(k.Namespace), k.Log)
 	}
 	return nil
 }
@@ -265,7 +266,7 @@ func (k *KubeSource) rebuild(ctx context.Context) {
 		k.Log.Error(err, "policy not rebuilt; the last good policy stays in force")
 		countError(k.ReloadErrors)
 	}
-	k.tellOwners(objs, problems, err)
+	k.tellOwners(ctx, objs, problems, err)
 }
 
 // objects lists the trustbroker objects and, after bringing the per-name

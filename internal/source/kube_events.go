@@ -1,11 +1,19 @@
 package source
 
 import (
+	"context"
+	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 	"time"
 
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	eventsv1 "k8s.io/api/events/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/types"
+	eventsv1client "k8s.io/client-go/kubernetes/typed/events/v1"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
 )
@@ -19,27 +27,31 @@ const ReasonPolicyLoaded = "PolicyLoaded"
 // post; the operator reads them into the PolicyLoaded condition.
 const PodEventsController = "trustbroker.io/sts"
 
-// PodReportRepeat is how often the same problem is posted again while it
-// lasts, so that it stays among an object's recent events (and a report
-// older than that is from a pod that is gone or recovered).
-const PodReportRepeat = 10 * time.Minute
+// A pod posts a lasting problem again every PodReportRepeat, so that it
+// stays among the object's recent events; a report is current for
+// PodReportValid, two repeats, after which it is from a pod that is gone.
+const (
+	PodReportRepeat = 5 * time.Minute
+	PodReportValid  = 2 * PodReportRepeat
+)
 
-// ownerReport is what a pod last told the STS's owners.
+// ownerReport is the problem a pod last told the STS's owners of, if any,
+// and the event that carries it.
 type ownerReport struct {
-	note string
-	at   time.Time
+	note  string
+	event *eventsv1.Event
 }
 
 // tellOwners posts, as an event on the SecurityTokenService, why this pod
 // keeps its last good policy (err) or runs without a part of the STS's
 // settings (problems of that kind): what the operator cannot see, such as
-// a PKCS#11 token refusing its PIN. A problem is posted when it changes,
-// and again every PodReportRepeat while it lasts; once the policy loads
-// clean after one, a Normal event says so. Relying parties' and trusted
-// issuers' problems are left to their own conditions, which the operator
-// sets.
-func (k *KubeSource) tellOwners(objs *Objects, problems []Problem, err error) {
-	if k.events == nil || objs == nil {
+// a PKCS#11 token refusing its PIN. A problem is posted when it changes
+// (and marked as seen again by tellOwnersAgain while it lasts); once the
+// policy loads clean after one, a Normal event says so. Relying parties'
+// and trusted issuers' problems are left to their own conditions, which
+// the operator sets.
+func (k *KubeSource) tellOwners(ctx context.Context, objs *Objects, problems []Problem, err error) {
+	if k.reporter == nil || objs == nil {
 		return
 	}
 	sts, pickErr := k.Builder.pickSTS(objs)
@@ -58,18 +70,76 @@ func (k *KubeSource) tellOwners(objs *Objects, problems []Problem, err error) {
 		}
 		reason, note = stsv1alpha1.ReasonPolicyPartUnused, strings.Join(parts, "; ")
 	}
-	now := time.Now()
+	note = boundedNote(note)
 	switch {
-	case note == "" && k.reported.note == "":
+	case note == k.reported.note:
 		return
 	case note == "":
-		k.events.Eventf(sts, nil, corev1.EventTypeNormal, ReasonPolicyLoaded, "Load", "%s", "the policy loads without problems again")
-	case note == k.reported.note && now.Sub(k.reported.at) < PodReportRepeat:
-		return
+		k.reporter.post(ctx, sts, corev1.EventTypeNormal, ReasonPolicyLoaded, "the policy loads without problems again")
+		k.reported = ownerReport{}
 	default:
-		k.events.Eventf(sts, nil, corev1.EventTypeWarning, reason, "Load", "%s", boundedNote(note))
+		k.reported = ownerReport{note: note, event: k.reporter.post(ctx, sts, corev1.EventTypeWarning, reason, note)}
 	}
-	k.reported = ownerReport{note: note, at: now}
+}
+
+// tellOwnersAgain marks the problem last reported as seen again, if it
+// lasts, so that the operator keeps it current (PodReportValid).
+func (k *KubeSource) tellOwnersAgain(ctx context.Context) {
+	if k.reporter != nil && k.reported.event != nil {
+		k.reported.event = k.reporter.again(ctx, k.reported.event)
+	}
+}
+
+// podReporter posts a pod's events through the Events API directly: the
+// client-go broadcaster sends a repeated event's new time only every 30
+// minutes, and the operator needs it within PodReportValid.
+type podReporter struct {
+	events   eventsv1client.EventInterface
+	instance string
+	now      func() time.Time
+	log      logr.Logger
+}
+
+func newPodReporter(events eventsv1client.EventInterface, log logr.Logger) *podReporter {
+	host, _ := os.Hostname()
+	return &podReporter{events: events, instance: PodEventsController + "-" + host, now: time.Now, log: log}
+}
+
+// post creates an event about sts; it returns nil when the API refused it
+// (the log says why; a report is not worth failing a rebuild for).
+func (r *podReporter) post(ctx context.Context, sts *stsv1alpha1.SecurityTokenService, eventType, reason, note string) *eventsv1.Event {
+	e := &eventsv1.Event{
+		ObjectMeta: metav1.ObjectMeta{GenerateName: sts.Name + "-", Namespace: sts.Namespace},
+		EventTime:  metav1.NewMicroTime(r.now()),
+		Regarding: corev1.ObjectReference{APIVersion: stsv1alpha1.GroupVersion.String(), Kind: "SecurityTokenService",
+			Namespace: sts.Namespace, Name: sts.Name, UID: sts.UID},
+		ReportingController: PodEventsController, ReportingInstance: r.instance,
+		Action: "Load", Type: eventType, Reason: reason, Note: note,
+	}
+	created, err := r.events.Create(ctx, e, metav1.CreateOptions{})
+	if err != nil {
+		r.log.Error(err, "cannot post an event on the SecurityTokenService", "reason", reason)
+		return nil
+	}
+	return created
+}
+
+// again records that the event's problem was seen again now.
+func (r *podReporter) again(ctx context.Context, e *eventsv1.Event) *eventsv1.Event {
+	count := int32(2)
+	if e.Series != nil {
+		count = e.Series.Count + 1
+	}
+	patch, err := json.Marshal(map[string]any{"series": eventsv1.EventSeries{Count: count, LastObservedTime: metav1.NewMicroTime(r.now())}})
+	if err != nil {
+		return e
+	}
+	updated, err := r.events.Patch(ctx, e.Name, types.MergePatchType, patch, metav1.PatchOptions{})
+	if err != nil {
+		r.log.Error(err, "cannot mark an event on the SecurityTokenService as seen again", "event", e.Name)
+		return e
+	}
+	return updated
 }
 
 func problemText(p Problem) string {

@@ -6,9 +6,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/go-logr/logr/testr"
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/client-go/kubernetes"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	stsv1alpha1 "github.com/trustbroker/trustbroker/api/v1alpha1"
@@ -97,5 +99,39 @@ func TestPodTellsItsOwners(t *testing.T) {
 	}
 	if e := waitOwnerEvent(t, c, stsv1alpha1.ReasonPolicyPartUnused); e.Type != corev1.EventTypeWarning || !strings.Contains(e.Note, "Secret default/users not found") {
 		t.Errorf("event %s %q, want a Warning naming the users Secret", e.Type, e.Note)
+	}
+}
+
+// TestPodReportSeenAgain: a lasting problem's event is marked as seen again
+// at once, with a series the operator reads (the client-go broadcaster
+// would send the new time only every 30 minutes).
+func TestPodReportSeenAgain(t *testing.T) {
+	api := apiserver.Start(t)
+	ctx := context.Background()
+	sts := &stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
+		Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts",
+		Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}},
+	}}
+	if err := api.Client.Create(ctx, sts); err != nil {
+		t.Fatal(err)
+	}
+	clients, err := kubernetes.NewForConfig(api.Config)
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	r := newPodReporter(clients.EventsV1().Events(kubeNS), testr.New(t))
+	r.now = func() time.Time { return clock }
+	e := r.post(ctx, sts, corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyPartUnused, "the user store is switched off")
+	if e == nil {
+		t.Fatal("not posted")
+	}
+	for want := int32(2); want <= 3; want++ {
+		clock = clock.Add(PodReportRepeat)
+		e = r.again(ctx, e)
+		got := ownerEvents(t, api.Client, stsv1alpha1.ReasonPolicyPartUnused)
+		if len(got) != 1 || got[0].Series == nil || got[0].Series.Count != want || !got[0].Series.LastObservedTime.Time.Equal(clock.Truncate(time.Microsecond)) {
+			t.Fatalf("after %d reports: %+v", want, got)
+		}
 	}
 }
