@@ -27,19 +27,21 @@ const ReasonPolicyLoaded = "PolicyLoaded"
 // post; the operator reads them into the PolicyLoaded condition.
 const PodEventsController = "trustbroker.io/sts"
 
-// A pod posts a lasting problem again every PodReportRepeat, so that it
-// stays among the object's recent events; a report is current for
-// PodReportValid, two repeats, after which it is from a pod that is gone.
+// A pod marks a lasting problem's event as seen again every
+// PodReportRepeat; a report is current for PodReportValid, two repeats,
+// after which it is from a pod that is gone.
 const (
 	PodReportRepeat = 5 * time.Minute
 	PodReportValid  = 2 * PodReportRepeat
 )
 
 // ownerReport is the problem a pod last told the STS's owners of, if any,
-// and the event that carries it.
+// and the event that carries it (nil when posting it failed: it is posted
+// again at the next repeat).
 type ownerReport struct {
-	note  string
-	event *eventsv1.Event
+	sts          *stsv1alpha1.SecurityTokenService
+	reason, note string
+	event        *eventsv1.Event
 }
 
 // tellOwners posts, as an event on the SecurityTokenService, why this pod
@@ -78,15 +80,23 @@ func (k *KubeSource) tellOwners(ctx context.Context, objs *Objects, problems []P
 		k.reporter.post(ctx, sts, corev1.EventTypeNormal, ReasonPolicyLoaded, "the policy loads without problems again")
 		k.reported = ownerReport{}
 	default:
-		k.reported = ownerReport{note: note, event: k.reporter.post(ctx, sts, corev1.EventTypeWarning, reason, note)}
+		k.reported = ownerReport{sts: sts, reason: reason, note: note}
+		k.reported.event = k.reporter.post(ctx, sts, corev1.EventTypeWarning, reason, note)
 	}
 }
 
 // tellOwnersAgain marks the problem last reported as seen again, if it
-// lasts, so that the operator keeps it current (PodReportValid).
+// lasts, so that the operator keeps it current (PodReportValid); an event
+// that could not be posted or updated (the API server was away, the event
+// expired) is posted anew.
 func (k *KubeSource) tellOwnersAgain(ctx context.Context) {
-	if k.reporter != nil && k.reported.event != nil {
-		k.reported.event = k.reporter.again(ctx, k.reported.event)
+	r := &k.reported
+	switch {
+	case k.reporter == nil || r.note == "":
+	case r.event != nil:
+		r.event = k.reporter.again(ctx, r.event)
+	default:
+		r.event = k.reporter.post(ctx, r.sts, corev1.EventTypeWarning, r.reason, r.note)
 	}
 }
 
@@ -124,7 +134,8 @@ func (r *podReporter) post(ctx context.Context, sts *stsv1alpha1.SecurityTokenSe
 	return created
 }
 
-// again records that the event's problem was seen again now.
+// again records that the event's problem was seen again now; nil when the
+// API refused (the log says why).
 func (r *podReporter) again(ctx context.Context, e *eventsv1.Event) *eventsv1.Event {
 	count := int32(2)
 	if e.Series != nil {
@@ -132,12 +143,12 @@ func (r *podReporter) again(ctx context.Context, e *eventsv1.Event) *eventsv1.Ev
 	}
 	patch, err := json.Marshal(map[string]any{"series": eventsv1.EventSeries{Count: count, LastObservedTime: metav1.NewMicroTime(r.now())}})
 	if err != nil {
-		return e
+		return nil
 	}
 	updated, err := r.events.Patch(ctx, e.Name, types.MergePatchType, patch, metav1.PatchOptions{})
 	if err != nil {
 		r.log.Error(err, "cannot mark an event on the SecurityTokenService as seen again", "event", e.Name)
-		return e
+		return nil
 	}
 	return updated
 }

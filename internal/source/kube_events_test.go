@@ -134,4 +134,16 @@ func TestPodReportSeenAgain(t *testing.T) {
 			t.Fatalf("after %d reports: %+v", want, got)
 		}
 	}
+
+	// An event that expired is posted anew at the next repeat after the
+	// one that found it gone.
+	k := &KubeSource{reporter: r, reported: ownerReport{sts: sts, reason: stsv1alpha1.ReasonPolicyPartUnused, note: e.Note, event: e}}
+	if err := api.Client.Delete(ctx, e); err != nil {
+		t.Fatal(err)
+	}
+	k.tellOwnersAgain(ctx)
+	k.tellOwnersAgain(ctx)
+	if got := ownerEvents(t, api.Client, stsv1alpha1.ReasonPolicyPartUnused); len(got) != 1 || got[0].Name == e.Name || got[0].Note != e.Note {
+		t.Fatalf("after the event expired: %+v", got)
+	}
 }
