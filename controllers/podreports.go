@@ -63,7 +63,7 @@ func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.Secu
 	latest := map[string]*eventsv1.Event{} // by reporting pod
 	for i := range list.Items {
 		e := &list.Items[i]
-		if e.Regarding.Kind != "SecurityTokenService" || e.Regarding.Name != sts.Name || e.Regarding.UID != sts.UID {
+		if e.Regarding.Kind != "SecurityTokenService" || e.Regarding.Name != sts.Name || e.Regarding.UID != sts.UID || !podReason(e) {
 			continue
 		}
 		if l := latest[e.ReportingInstance]; l == nil || observed(e).After(observed(l)) {
@@ -85,6 +85,19 @@ func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.Secu
 	pod := strings.TrimPrefix(report.ReportingInstance, source.PodEventsController+"-")
 	return verdict{Reason: report.Reason, Message: fmt.Sprintf("pod %s: %s", pod, report.Note),
 		Recheck: observed(report).Add(source.PodReportValid)}, nil
+}
+
+// podReason reports whether an event carries a reason the pods post. Anyone
+// who may create events in the namespace can post one that looks like a
+// pod's; its reason becomes the condition's, which the API server checks,
+// so an unknown one is ignored rather than left to fail every status
+// update.
+func podReason(e *eventsv1.Event) bool {
+	switch e.Reason {
+	case stsv1alpha1.ReasonPolicyNotRebuilt, stsv1alpha1.ReasonPolicyPartUnused, source.ReasonPolicyLoaded:
+		return true
+	}
+	return false
 }
 
 // observed is when an event was last seen.

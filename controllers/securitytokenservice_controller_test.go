@@ -483,6 +483,10 @@ func TestSecurityTokenServicePodReports(t *testing.T) {
 	}
 	const refused = `policy not rebuilt; the last good policy stays in force: signing.pkcs11: token "sts-token" refused the PIN (CKR_PIN_INCORRECT): check the PIN Secret`
 	report("stale", "corp-old", corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyPartUnused, "from a pod long gone", time.Now().Add(-time.Hour))
+	// Anyone who may post events could post this: a reason no pod posts,
+	// which a condition may not carry, is ignored (it would fail every
+	// status update).
+	report("forged", "corp-xyz", corev1.EventTypeWarning, "not a reason", "forged", time.Now().Add(time.Minute))
 	report("refused", "corp-abc", corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyNotRebuilt, refused, time.Now())
 	c := waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionFalse, stsv1alpha1.ReasonPolicyNotRebuilt)
 	if c.Message != "pod corp-abc: "+refused {
