@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 )
 
@@ -58,6 +59,30 @@ func ReadFiles(t testing.TB, patterns ...string) [][]byte {
 		}
 	}
 	return out
+}
+
+// XMLFiles lists every .xml file under the repository's internal folder
+// (the packages' testdata) and, when present, the shared corpus: the
+// documents tests compare a reader, writer or canonicaliser on with
+// another implementation's. It fails the test when there are fewer than 20.
+func XMLFiles(t testing.TB) []string {
+	t.Helper()
+	var files []string
+	for _, dir := range []string{filepath.Join(RepoRoot(t), "internal"), FindCorpus(t)} {
+		if dir == "" {
+			continue
+		}
+		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
+				files = append(files, p)
+			}
+			return nil
+		})
+	}
+	if len(files) < 20 {
+		t.Fatalf("only %d XML documents found", len(files))
+	}
+	return files
 }
 
 // Golden compares got with the golden file at path. With update (the

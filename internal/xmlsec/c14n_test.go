@@ -3,10 +3,8 @@ package xmlsec
 import (
 	"bytes"
 	"encoding/json"
-	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/beevik/etree"
@@ -28,19 +26,7 @@ func TestExcC14NAgreesWithLibxml2(t *testing.T) {
 	if err != nil || exec.Command(python, "-c", "import lxml").Run() != nil {
 		testtools.Missing(t, "python3-lxml (libxml2 canonicalisation) is not installed")
 	}
-	root := testtools.RepoRoot(t)
-	var files []string
-	for _, dir := range []string{filepath.Join(root, "internal"), filepath.Join(root, "..", "shared", "corpus")} {
-		_ = filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
-			if err == nil && !d.IsDir() && strings.HasSuffix(p, ".xml") {
-				files = append(files, p)
-			}
-			return nil
-		})
-	}
-	if len(files) < 20 {
-		t.Fatalf("only %d XML documents found", len(files))
-	}
+	files := testtools.XMLFiles(t)
 	out, err := exec.Command(python, append([]string{filepath.Join("testdata", "excc14n.py")}, files...)...).Output()
 	if err != nil {
 		t.Fatalf("libxml2's canonical forms: %v", err)
