@@ -3,7 +3,6 @@
 package server
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -11,12 +10,12 @@ import (
 	"net/http"
 	"net/netip"
 	"strconv"
-	"sync"
 	"time"
 
 	"github.com/beevik/etree"
 	"github.com/go-logr/logr"
 
+	"github.com/trustbroker/trustbroker/internal/buffers"
 	"github.com/trustbroker/trustbroker/internal/issuer"
 	"github.com/trustbroker/trustbroker/internal/policy"
 	"github.com/trustbroker/trustbroker/internal/soap"
@@ -254,9 +253,8 @@ func checkAddress(snap *policy.Snapshot, r *http.Request, trustedProxies []netip
 // writeSOAP sends resp with status: Content-Type, Content-Length and the
 // envelope. No SOAPAction header is set: it belongs to requests only.
 func writeSOAP(w http.ResponseWriter, resp *soap.Response, status int) error {
-	b := responseBuffers.Get().(*bytes.Buffer)
-	defer putResponseBuffer(b)
-	b.Reset()
+	b := buffers.Get()
+	defer buffers.Put(b)
 	resp.AppendTo(b)
 	w.Header().Set("Content-Type", resp.ContentType())
 	w.Header().Set("Content-Length", strconv.Itoa(b.Len()))
@@ -266,20 +264,6 @@ func writeSOAP(w http.ResponseWriter, resp *soap.Response, status int) error {
 	}
 	return nil
 }
-
-// responseBuffers hold serialised responses until they are written: a
-// response with a signed token is around 8 KiB, written once per request.
-var responseBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// putResponseBuffer returns b to the pool unless one large response grew
-// it: the pool would keep that memory for good.
-func putResponseBuffer(b *bytes.Buffer) {
-	if b.Cap() <= maxPooledResponse {
-		responseBuffers.Put(b)
-	}
-}
-
-const maxPooledResponse = 64 << 10
 
 // presizedBody is the largest Content-Length a request body buffer is
 // allocated for before its bytes arrive; a larger body grows as it is read,

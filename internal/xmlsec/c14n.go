@@ -6,9 +6,10 @@ import (
 	"fmt"
 	"slices"
 	"strings"
-	"sync"
 
 	"github.com/beevik/etree"
+
+	"github.com/trustbroker/trustbroker/internal/buffers"
 )
 
 // namespaceXML is the namespace the xml prefix is bound to by definition.
@@ -35,13 +36,8 @@ func excC14N(el *etree.Element, prefixList string, without *etree.Element) ([]by
 // written to a pooled buffer: most canonical forms are only hashed, and a
 // token's assertion is several kilobytes.
 func digestExcC14N(hash crypto.Hash, el *etree.Element, prefixList string, without *etree.Element) ([]byte, error) {
-	out := c14nBuffers.Get().(*bytes.Buffer)
-	defer func() {
-		if out.Cap() <= maxPooledC14N {
-			c14nBuffers.Put(out)
-		}
-	}()
-	out.Reset()
+	out := buffers.Get()
+	defer buffers.Put(out)
 	if err := writeExcC14N(out, el, prefixList, without); err != nil {
 		return nil, err
 	}
@@ -49,12 +45,6 @@ func digestExcC14N(hash crypto.Hash, el *etree.Element, prefixList string, witho
 	h.Write(out.Bytes())
 	return h.Sum(nil), nil
 }
-
-var c14nBuffers = sync.Pool{New: func() any { return new(bytes.Buffer) }}
-
-// maxPooledC14N keeps the buffer of one unusually large element out of
-// the pool, which would hold that memory for good.
-const maxPooledC14N = 64 << 10
 
 func writeExcC14N(out *bytes.Buffer, el *etree.Element, prefixList string, without *etree.Element) error {
 	c := &c14n{out: out, inclusive: strings.Fields(prefixList), without: without}
