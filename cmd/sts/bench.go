@@ -301,6 +301,10 @@ const floodAttackers = 32
 // addresses (each attempt a fresh hash comparison that no lockout or
 // failure cache can spare), beside the undisturbed figure.
 func floodRow(hc *http.Client, r client.Request, requests, concurrency int, undisturbed float64, columns int) error {
+	reqs, err := prepare(r, max(requests/10, 50))
+	if err != nil {
+		return err
+	}
 	url := r.Endpoint
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
@@ -328,13 +332,6 @@ func floodRow(hc *http.Client, r client.Request, requests, concurrency int, undi
 			}
 		})
 	}
-	n := max(requests/10, 50)
-	reqs, err := prepare(r, n)
-	if err != nil {
-		close(stop)
-		wg.Wait()
-		return err
-	}
 	time.Sleep(time.Second) // the flood is under way
 	latencies, elapsed, err := drive(hc, reqs, concurrency)
 	close(stop)
@@ -344,7 +341,7 @@ func floodRow(hc *http.Client, r client.Request, requests, concurrency int, undi
 	}
 	name := fmt.Sprintf("UsernameToken, %d clients with wrong passwords", floodAttackers)
 	slices.Sort(latencies)
-	rate := float64(n) / elapsed.Seconds()
+	rate := float64(len(reqs)) / elapsed.Seconds()
 	fmt.Printf("%-46s %10.0f %10v %10v %12s%s   %.0f%% of the undisturbed tokens/s\n", name, rate,
 		latencies[len(latencies)/2].Round(10*time.Microsecond), latencies[len(latencies)*99/100].Round(10*time.Microsecond), "-",
 		strings.Repeat(fmt.Sprintf(" %10s", "-"), columns), 100*rate/undisturbed)
