@@ -67,6 +67,9 @@ var (
 	ErrProcInst       = errors.New("message contains a processing instruction")
 	ErrNotOneRoot     = errors.New("message does not have exactly one root element")
 	ErrTextOutsideDoc = errors.New("message has text outside the root element")
+	// ErrNotUTF8 is an XML declaration naming another encoding: the bytes
+	// are read as UTF-8 whatever it says, so they would be misread.
+	ErrNotUTF8 = errors.New("the XML declaration names an encoding other than UTF-8")
 )
 
 // Errors of the pre-scan for XML that XML Namespaces 1.0 forbids although
@@ -144,7 +147,7 @@ type attrKey struct {
 
 // checkAttrs records the declarations on an element at depth and checks
 // its attributes; the element's own declarations apply to them.
-func (s *nsScope) checkAttrs(attrs []xml.Attr, depth int) error {
+func (s *nsScope) checkAttrs(attrs []rawAttr, depth int) error {
 	for _, a := range attrs {
 		switch {
 		case a.Name.Space == "xmlns":

@@ -99,6 +99,8 @@ func scanReason(err error) string {
 		return "DTDs and entity declarations are not allowed"
 	case errors.Is(err, ErrProcInst):
 		return "processing instructions are not allowed in a SOAP message"
+	case errors.Is(err, ErrNotUTF8):
+		return "the XML declaration names an encoding other than UTF-8, the only one accepted"
 	case errors.Is(err, ErrNotOneRoot), errors.Is(err, ErrTextOutsideDoc):
 		return "message must be a single SOAP Envelope element"
 	}

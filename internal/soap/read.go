@@ -1,28 +1,25 @@
 package soap
 
 import (
-	"bytes"
 	"encoding/xml"
 	"errors"
 	"fmt"
-	"io"
 	"strings"
 
 	"github.com/beevik/etree"
 )
 
-// Scan reads data token by token with encoding/xml and refuses what must
-// never reach a tree: DTDs and entity declarations (billion laughs, external
-// entities), processing instructions other than an XML declaration before
-// the root element (SOAP forbids them), documents deeper or larger than lim
-// (zero fields take the defaults), anything that is not one well-formed root
-// element (end tags that do not match included), names that are not
-// qualified names, duplicate attributes and declarations of the reserved
-// xml and xmlns prefixes and namespaces. Undefined entity references fail in
-// the strict decoder. A non-UTF-8 encoding declaration fails because no
-// charset reader is set. It is the check for XML read from elsewhere, such
-// as decrypted content; ReadTree makes the same checks while it builds the
-// tree.
+// Scan reads data token by token and refuses what must never reach a tree:
+// DTDs and entity declarations (billion laughs, external entities),
+// processing instructions other than an XML declaration before the root
+// element (SOAP forbids them), an encoding other than UTF-8, documents deeper
+// or larger than lim (zero fields take the defaults), anything that is not
+// one well-formed root element (end tags that do not match included), names
+// that are not qualified names, duplicate attributes and declarations of the
+// reserved xml and xmlns prefixes and namespaces. References to entities
+// other than the five predefined ones are malformed. It is the check for XML
+// read from elsewhere, such as decrypted content; ReadTree makes the same
+// checks while it builds the tree.
 func Scan(data []byte, lim Limits) error {
 	_, err := read(data, lim, false)
 	return err
@@ -42,30 +39,28 @@ func read(data []byte, lim Limits, build bool) (*etree.Document, error) {
 	if int64(len(data)) > lim.MaxBytes {
 		return nil, fmt.Errorf("%w of %d bytes", ErrTooLarge, lim.MaxBytes)
 	}
-	dec := xml.NewDecoder(bytes.NewReader(data))
-	dec.Strict = true
+	z := newTokenizer(data, lim.MaxAttributes, build)
 	c := checker{lim: lim, ns: nsScope{bindings: make([]binding, 0, linearBindings)}}
 	var b *builder
 	if build {
 		b = newBuilder()
 	}
 	for {
-		tok, err := dec.RawToken()
-		if errors.Is(err, io.EOF) {
+		if err := z.next(); err != nil {
+			return nil, malformed(err)
+		}
+		if z.tok.kind == tokenEOF {
 			break
 		}
-		if err != nil {
-			return nil, &MalformedError{Err: err}
-		}
-		if err := c.check(tok); err != nil {
-			return nil, atLine(err, dec)
+		if err := c.check(&z.tok); err != nil {
+			return nil, atLine(err, z)
 		}
 		if b != nil {
-			b.add(tok)
+			b.add(&z.tok)
 		}
 	}
 	if err := c.finish(); err != nil {
-		return nil, atLine(err, dec)
+		return nil, atLine(err, z)
 	}
 	if b == nil {
 		return nil, nil
@@ -73,31 +68,42 @@ func read(data []byte, lim Limits, build bool) (*etree.Document, error) {
 	return b.doc, nil
 }
 
+// malformed wraps the tokenizer's syntax errors in a *MalformedError and
+// passes the others (a DTD, too many attributes, ...) on.
+func malformed(err error) error {
+	var syntax *xml.SyntaxError
+	if errors.As(err, &syntax) {
+		return &MalformedError{Err: syntax}
+	}
+	return err
+}
+
 // atLine turns the checker's syntax errors into a *MalformedError at the
-// decoder's line, and passes the others on.
-func atLine(err error, dec *xml.Decoder) error {
+// tokenizer's line, and passes the others on.
+func atLine(err error, z *tokenizer) error {
 	var syntax *xml.SyntaxError
 	if !errors.As(err, &syntax) {
 		return err
 	}
-	syntax.Line, _ = dec.InputPos()
+	syntax.Line = z.line()
 	return &MalformedError{Err: syntax}
 }
 
 // checker holds what the checks of one document need between tokens.
 type checker struct {
 	lim             Limits
-	open            []xml.Name // the elements not yet closed, outermost first
+	open            []string // the names of the elements not yet closed, outermost first
 	elements, roots int
 	ns              nsScope
 }
 
-// check checks one raw token. An end tag that does not close the open
-// element is an *xml.SyntaxError without its line, which read fills in.
-func (c *checker) check(tok xml.Token) error {
-	switch t := tok.(type) {
-	case xml.StartElement:
-		c.open = append(c.open, t.Name)
+// check checks one token (the tokenizer has bounded its attributes). An end
+// tag that does not close the open element is an *xml.SyntaxError without
+// its line, which read fills in.
+func (c *checker) check(t *token) error {
+	switch t.kind {
+	case tokenStart:
+		c.open = append(c.open, t.qname)
 		depth := len(c.open)
 		c.elements++
 		if depth == 1 {
@@ -112,34 +118,30 @@ func (c *checker) check(tok xml.Token) error {
 		if c.elements > c.lim.MaxElements {
 			return fmt.Errorf("%w of %d", ErrTooManyElems, c.lim.MaxElements)
 		}
-		if len(t.Attr) > c.lim.MaxAttributes {
-			return fmt.Errorf("%w of %d", ErrTooManyAttrs, c.lim.MaxAttributes)
-		}
-		if err := checkQName(t.Name); err != nil {
+		if err := checkQName(t.name); err != nil {
 			return err
 		}
-		for _, a := range t.Attr {
-			if err := checkQName(a.Name); err != nil {
+		for i := range t.attrs {
+			if err := checkQName(t.attrs[i].Name); err != nil {
 				return err
 			}
 		}
-		return c.ns.checkAttrs(t.Attr, depth)
-	case xml.EndElement:
+		return c.ns.checkAttrs(t.attrs, depth)
+	case tokenEnd:
 		depth := len(c.open)
-		if depth == 0 || c.open[depth-1] != t.Name {
+		if depth == 0 || c.open[depth-1] != string(t.end) {
 			return &xml.SyntaxError{Msg: "an end tag does not match the open element"}
 		}
 		c.ns.end(depth)
 		c.open = c.open[:depth-1]
-	case xml.Directive:
-		return ErrDTD
-	case xml.ProcInst:
+	case tokenProcInst:
 		// Only the XML declaration, and only before the root element.
-		if t.Target != "xml" || c.elements > 0 {
-			return fmt.Errorf("%w <?%s?>", ErrProcInst, t.Target)
+		if t.qname != "xml" || c.elements > 0 {
+			return fmt.Errorf("%w <?%s?>", ErrProcInst, boundedName(xml.Name{Local: t.qname}))
 		}
-	case xml.CharData:
-		if len(c.open) == 0 && !onlyXMLSpace(t) {
+	case tokenText:
+		// XML allows only whitespace around the root, and no CDATA section.
+		if len(c.open) == 0 && (t.cdata || !onlyXMLSpace(t.data)) {
 			return ErrTextOutsideDoc
 		}
 	}
@@ -168,7 +170,7 @@ func checkQName(n xml.Name) error {
 	return nil
 }
 
-// builder grows an etree document from checked raw tokens.
+// builder grows an etree document from checked tokens.
 type builder struct {
 	doc   *etree.Document
 	stack []*etree.Element // the document, then the open elements
@@ -179,31 +181,28 @@ func newBuilder() *builder {
 	return &builder{doc: doc, stack: append(make([]*etree.Element, 0, 16), &doc.Element)}
 }
 
-func (b *builder) add(tok xml.Token) {
+func (b *builder) add(t *token) {
 	top := b.stack[len(b.stack)-1]
-	switch t := tok.(type) {
-	case xml.StartElement:
-		el := etree.NewElement(t.Name.Local)
-		el.Space = t.Name.Space
-		el.Attr = make([]etree.Attr, 0, len(t.Attr))
-		for _, a := range t.Attr {
+	switch t.kind {
+	case tokenStart:
+		// etree splits a name at its colon as the tokenizer did: names with
+		// a colon at either end were refused.
+		el := etree.NewElement(t.qname)
+		el.Attr = make([]etree.Attr, 0, len(t.attrs))
+		for i := range t.attrs {
 			// The checks refused duplicates, so CreateAttr always appends.
-			key := a.Name.Local
-			if a.Name.Space != "" {
-				key = a.Name.Space + ":" + a.Name.Local
-			}
-			el.CreateAttr(key, a.Value)
+			el.CreateAttr(t.attrs[i].qname, t.attrs[i].Value)
 		}
 		top.AddChild(el)
 		b.stack = append(b.stack, el)
-	case xml.EndElement:
+	case tokenEnd:
 		b.stack = b.stack[:len(b.stack)-1]
-	case xml.CharData:
+	case tokenText:
 		// SetData sets the whitespace flag as etree's reader does.
-		top.CreateText("").SetData(string(t))
-	case xml.Comment:
-		top.CreateComment(string(t))
-	case xml.ProcInst:
-		top.CreateProcInst(t.Target, string(t.Inst))
+		top.CreateText("").SetData(string(t.data))
+	case tokenComment:
+		top.CreateComment(string(t.data))
+	case tokenProcInst:
+		top.CreateProcInst(t.qname, string(t.data))
 	}
 }

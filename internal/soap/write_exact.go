@@ -139,8 +139,3 @@ func specialBytes(escaped string) (t [256]bool) {
 	}
 	return t
 }
-
-// isXMLChar reports whether r is a character XML 1.0 allows (beyond ASCII).
-func isXMLChar(r rune) bool {
-	return (r >= 0x80 && r <= 0xD7FF) || (r >= 0xE000 && r <= 0xFFFD) || (r >= 0x10000 && r <= 0x10FFFF)
-}

@@ -117,10 +117,13 @@ func StartSTS(t testing.TB, extra map[string]string) *STS {
 		t.Fatal(err)
 	}
 	s.Registry = prometheus.NewRegistry()
+	// The in-memory stores are sized as the manifest says, as sts serve
+	// sizes them: a benchmark sends more signed requests than a test.
+	memory := server.NewMemoryStores(holder.Load().STS.Replay.MaxEntries, time.Now)
 	s.Server = &server.Server{
 		Policy:  holder,
 		Issuer:  &issuer.Issuer{Log: log},
-		Replay:  &server.ReplayStores{Memory: server.NewMemoryStores(1000, time.Now), Log: log},
+		Replay:  &server.ReplayStores{Memory: memory, Log: log},
 		Now:     time.Now,
 		Log:     log,
 		Audit:   log,
