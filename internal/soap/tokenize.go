@@ -5,6 +5,7 @@ import (
 	"encoding/xml"
 	"fmt"
 	"strings"
+	"sync/atomic"
 	"unicode/utf8"
 )
 
@@ -589,27 +590,70 @@ func isNameByte(c byte) bool {
 		c == '_' || c == ':' || c == '.' || c == '-'
 }
 
-// validName reports whether raw, a run of name bytes, is an XML name. ASCII
-// names are judged here; a name with other characters is rare enough to be
-// handed to encoding/xml, so that both accept the same names.
+// validName reports whether raw, a run of name bytes, is an XML name as
+// encoding/xml judges names: ASCII by the rules below, other characters by
+// nameRuneClass.
 func validName(raw []byte) bool {
-	if c := raw[0]; c < utf8.RuneSelf && ('0' <= c && c <= '9' || c == '.' || c == '-') {
-		return false
-	}
-	for _, c := range raw {
-		if c >= utf8.RuneSelf {
-			return decoderAcceptsName(raw)
+	for i := 0; i < len(raw); {
+		c := raw[i]
+		first := i == 0
+		if c < utf8.RuneSelf {
+			if first && ('0' <= c && c <= '9' || c == '.' || c == '-') {
+				return false
+			}
+			i++
+			continue
 		}
+		r, size := utf8.DecodeRune(raw[i:])
+		if r == utf8.RuneError && size == 1 {
+			return false
+		}
+		class := nameRuneClass(r)
+		if first && class&runeStartsName == 0 || class&runeInName == 0 {
+			return false
+		}
+		i += size
 	}
 	return true
 }
 
-// decoderAcceptsName asks encoding/xml whether raw is a name, as the target
-// of a processing instruction (which it checks and does not split).
-func decoderAcceptsName(raw []byte) bool {
-	doc := make([]byte, 0, len(raw)+4)
-	doc = append(append(append(doc, "<?"...), raw...), "?>"...)
-	tok, err := xml.NewDecoder(bytes.NewReader(doc)).RawToken()
+// nameRunes caches what encoding/xml says of each character of the Basic
+// Multilingual Plane in a name, four bits a character (runeKnown, ...), so
+// that its tables (XML 1.0 Appendix B, which it keeps to itself) are asked
+// once per character a process meets, not once per name a sender writes.
+var nameRunes [0x10000 / 8]atomic.Uint32
+
+const (
+	runeKnown = 1 << iota
+	runeStartsName
+	runeInName
+)
+
+// nameRuneClass returns r's bits: whether it may start a name, and whether
+// it may appear in one.
+func nameRuneClass(r rune) uint32 {
+	if r > 0xFFFF {
+		return runeKnown // Appendix B names no character beyond the BMP
+	}
+	word, shift := &nameRunes[r/8], uint(r%8)*4
+	if class := word.Load() >> shift & 0xF; class&runeKnown != 0 {
+		return class
+	}
+	class := uint32(runeKnown)
+	switch {
+	case decoderAcceptsName(string(r)):
+		class |= runeStartsName | runeInName
+	case decoderAcceptsName("a" + string(r)):
+		class |= runeInName
+	}
+	word.Or(class << shift)
+	return class
+}
+
+// decoderAcceptsName asks encoding/xml whether name is a name, as the
+// target of a processing instruction (which it checks and does not split).
+func decoderAcceptsName(name string) bool {
+	tok, err := xml.NewDecoder(strings.NewReader("<?" + name + "?>")).RawToken()
 	pi, ok := tok.(xml.ProcInst)
-	return err == nil && ok && pi.Target == string(raw)
+	return err == nil && ok && pi.Target == name
 }

@@ -1,6 +1,7 @@
 package soap
 
 import (
+	"encoding/xml"
 	"errors"
 	"strings"
 	"testing"
@@ -125,5 +126,27 @@ func TestMalformedErrorSaysWhere(t *testing.T) {
 	}
 	if got := malformed.Error(); got != "malformed XML on line 3" {
 		t.Errorf("error %q, want line 3", got)
+	}
+}
+
+// TestNameCharactersAsTheDecoderJudgesThem: for every character of the
+// Basic Multilingual Plane and one beyond it, the tokenizer accepts it at
+// the start and inside an element name exactly where encoding/xml does.
+func TestNameCharactersAsTheDecoderJudgesThem(t *testing.T) {
+	decoderReads := func(doc string) bool {
+		_, err := xml.NewDecoder(strings.NewReader(doc)).RawToken()
+		return err == nil
+	}
+	for r := rune(0x80); r <= 0x10000; r++ {
+		if r >= 0xD800 && r <= 0xDFFF {
+			continue // not encodable in UTF-8
+		}
+		c := string(r)
+		if got, want := validName([]byte(c)), decoderReads("<"+c+"/>"); got != want {
+			t.Errorf("%U at the start of a name: tokenizer %v, encoding/xml %v", r, got, want)
+		}
+		if got, want := validName([]byte("a"+c)), decoderReads("<a"+c+"/>"); got != want {
+			t.Errorf("%U inside a name: tokenizer %v, encoding/xml %v", r, got, want)
+		}
 	}
 }
