@@ -54,7 +54,8 @@ func podEventsSource(events cache.Cache) ctrlsource.Source {
 // podReports decides PolicyLoaded from the latest event of each STS pod
 // about sts: a Warning from the last source.PodReportValid (the pods post a
 // lasting problem again twice as often) makes it False with the pod's
-// words. Recheck is when the latest such report goes stale.
+// words; the pod's next Normal event (the policy loads again, or the pod
+// stops) takes it back. Recheck is when the latest such report goes stale.
 func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.SecurityTokenService, now time.Time) (verdict, error) {
 	var list eventsv1.EventList
 	if err := events.List(ctx, &list, client.InNamespace(sts.Namespace)); err != nil {
@@ -94,7 +95,7 @@ func podReports(ctx context.Context, events client.Reader, sts *stsv1alpha1.Secu
 // update.
 func podReason(e *eventsv1.Event) bool {
 	switch e.Reason {
-	case stsv1alpha1.ReasonPolicyNotRebuilt, stsv1alpha1.ReasonPolicyPartUnused, source.ReasonPolicyLoaded:
+	case stsv1alpha1.ReasonPolicyNotRebuilt, stsv1alpha1.ReasonPolicyPartUnused, source.ReasonPolicyLoaded, source.ReasonPodStopped:
 		return true
 	}
 	return false

@@ -498,4 +498,10 @@ func TestSecurityTokenServicePodReports(t *testing.T) {
 
 	report("recovered", "corp-abc", corev1.EventTypeNormal, source.ReasonPolicyLoaded, "the policy loads without problems again", time.Now().Add(time.Second))
 	waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionTrue, stsv1alpha1.ReasonLoaded)
+
+	// A rollout: the replaced pod's report is taken back as it stops.
+	report("refused-again", "corp-def", corev1.EventTypeWarning, stsv1alpha1.ReasonPolicyNotRebuilt, refused, time.Now().Add(2*time.Second))
+	waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionFalse, stsv1alpha1.ReasonPolicyNotRebuilt)
+	report("stopped", "corp-def", corev1.EventTypeNormal, source.ReasonPodStopped, "the pod is stopping", time.Now().Add(3*time.Second))
+	waitCondition(t, sts, stsv1alpha1.ConditionPolicyLoaded, metav1.ConditionTrue, stsv1alpha1.ReasonLoaded)
 }

@@ -30,8 +30,9 @@ const (
 
 	// ConditionPolicyLoaded is what the STS pods say of the STS's settings,
 	// which they alone can check in full (a PKCS#11 token's PIN is tried by
-	// the pods). True (reason Loaded) when no pod has reported a problem in
-	// the last ten minutes; False with the reason and message of the latest
+	// the pods). True (reason Loaded) when no running pod has reported a
+	// problem in the last ten minutes (a pod says when its problem is over,
+	// and when it stops); False with the reason and message of the latest
 	// report of a pod: PolicyNotRebuilt (the pod keeps serving its last good
 	// policy) or PolicyPartUnused (a part of the settings is switched off,
 	// or the signing key keeps its last good version). Ready is False while

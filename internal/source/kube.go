@@ -120,6 +120,7 @@ func (k *KubeSource) Run(ctx context.Context) error {
 	for {
 		select {
 		case <-ctx.Done():
+			k.withdrawReport()
 			k.stopCache()
 			k.secrets.StopAll()
 			k.configMaps.StopAll()

@@ -23,6 +23,16 @@ import (
 // ReasonPolicyPartUnused), the policy loads without problems again.
 const ReasonPolicyLoaded = "PolicyLoaded"
 
+// ReasonPodStopped is the reason of a pod's last event when it stops after
+// reporting a problem: the report no longer stands for a running pod. A
+// rollout replaces every pod, and the operator would otherwise keep their
+// reports in the status until they go stale (PodReportValid).
+const ReasonPodStopped = "PodStopped"
+
+// withdrawTimeout bounds posting ReasonPodStopped: the pod is shutting down
+// and its grace period is not the report's to spend.
+const withdrawTimeout = 2 * time.Second
+
 // PodEventsController is the reporting controller of the events STS pods
 // post; the operator reads them into the PolicyLoaded condition.
 const PodEventsController = "trustbroker.io/sts"
@@ -98,6 +108,19 @@ func (k *KubeSource) tellOwnersAgain(ctx context.Context) {
 	default:
 		r.event = k.reporter.post(ctx, r.sts, corev1.EventTypeWarning, r.reason, r.note)
 	}
+}
+
+// withdrawReport says, as the pod stops, that the problem it reported (if
+// any) no longer stands for it. A pod killed without a chance to say so
+// leaves its report until it goes stale.
+func (k *KubeSource) withdrawReport() {
+	if k.reporter == nil || k.reported.note == "" {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), withdrawTimeout)
+	defer cancel()
+	k.reporter.post(ctx, k.reported.sts, corev1.EventTypeNormal, ReasonPodStopped, "the pod is stopping; the problem it reported no longer stands for it")
+	k.reported = ownerReport{}
 }
 
 // podReporter posts a pod's events through the Events API directly: the

@@ -102,6 +102,38 @@ func TestPodTellsItsOwners(t *testing.T) {
 	}
 }
 
+// TestPodWithdrawsItsReportWhenStopping: a pod that reported a problem says,
+// as it stops, that its report no longer stands, so that a rollout does not
+// leave the replaced pods' problems in the status.
+func TestPodWithdrawsItsReportWhenStopping(t *testing.T) {
+	api := apiserver.Start(t)
+	c := api.Client
+	sts := &stsv1alpha1.SecurityTokenService{ObjectMeta: metav1.ObjectMeta{Namespace: kubeNS, Name: "sts"}, Spec: stsv1alpha1.SecurityTokenServiceSpec{
+		Issuer: "urn:test:sts", Endpoint: "https://sts.example.com/sts",
+		Signing: stsv1alpha1.SigningSpec{SecretRef: &stsv1alpha1.SecretKeySelector{Name: "signing"}},
+	}}
+	if err := c.Create(context.Background(), sts); err != nil {
+		t.Fatal(err)
+	}
+	src := &KubeSource{Config: api.Config, Namespace: kubeNS, Builder: &Builder{STS: Key(kubeNS, "sts")}, Holder: &policy.Holder{}, Log: testr.New(t), TellOwners: true}
+	ctx, stop := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- src.Run(ctx) }()
+	problem := waitOwnerEvent(t, c, stsv1alpha1.ReasonPolicyNotRebuilt)
+	if len(ownerEvents(t, c, ReasonPodStopped)) != 0 {
+		t.Fatal("withdrawn before the pod stopped")
+	}
+
+	stop()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	withdrawn := waitOwnerEvent(t, c, ReasonPodStopped)
+	if withdrawn.Type != corev1.EventTypeNormal || withdrawn.ReportingInstance != problem.ReportingInstance || !withdrawn.EventTime.After(problem.EventTime.Time) {
+		t.Errorf("%s event from %s at %v, want a later Normal one from %s", withdrawn.Type, withdrawn.ReportingInstance, withdrawn.EventTime, problem.ReportingInstance)
+	}
+}
+
 // TestPodReportSeenAgain: a lasting problem's event is marked as seen again
 // at once, with a series the operator reads (the client-go broadcaster
 // would send the new time only every 30 minutes).
