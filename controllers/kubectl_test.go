@@ -37,7 +37,7 @@ func TestKubectlGetShowsCertificateExpiry(t *testing.T) {
 	}{
 		{[]string{"get", "stsvc"}, "SIGNING CERT EXPIRY", []string{"corp-sts", signing.NotAfter.UTC().Format(time.RFC3339)}},
 		{[]string{"get", "rp"}, "CERT EXPIRY", []string{"portal", portal.NotAfter.UTC().Format(time.RFC3339)}},
-		{[]string{"get", "stsvc", "-o", "wide"}, "STATUS", []string{"0 of 2 STS pods are ready"}},
+		{[]string{"get", "stsvc", "-o", "wide"}, "STATUS", []string{"0 of 1 STS pods are ready"}},
 		{[]string{"get", "rp", "-o", "wide"}, "STATUS", []string{"tokens for https://portal.example.com/ are issued by SecurityTokenService corp-sts"}},
 	}
 	for _, tt := range tests {

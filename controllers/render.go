@@ -26,7 +26,7 @@ const (
 )
 
 // defaultReplicas is the CRD default, used when the field is somehow absent.
-const defaultReplicas = 2
+const defaultReplicas = 1
 
 // stsLabels select the pods of one STS.
 func stsLabels(sts *stsv1alpha1.SecurityTokenService) map[string]string {

@@ -415,8 +415,21 @@ func TestSecurityTokenServiceReplayDetectionShared(t *testing.T) {
 	ns := newNamespace(t, "sts-replay")
 	cert, key, _ := makeCert(t, certSpec{cn: "signer"})
 	create(t, tlsSecret(ns, "signing", cert, key))
-	sts := newSTS(ns, "farm", "signing") // the CRD's default: 2 replicas, replays in memory
+	sts := newSTS(ns, "farm", "signing") // the CRD's defaults: one replica, replays in memory
 	create(t, sts)
+	if *sts.Spec.Replicas != 1 {
+		t.Fatalf("replicas default to %d, want 1", *sts.Spec.Replicas)
+	}
+	waitCondition(t, sts, stsv1alpha1.ConditionReplayDetectionShared, metav1.ConditionTrue, stsv1alpha1.ReasonSingleReplica)
+
+	eventually(t, "two replicas", func() string {
+		get(t, ns, "farm", sts)
+		sts.Spec.Replicas = ptrTo(int32(2))
+		if err := cluster.client.Update(context.Background(), sts); err != nil {
+			return err.Error()
+		}
+		return ""
+	})
 	c := waitCondition(t, sts, stsv1alpha1.ConditionReplayDetectionShared, metav1.ConditionFalse, stsv1alpha1.ReasonPerPodStore)
 	for _, want := range []string{"2 replicas", "replayed to another pod is accepted", "set spec.replayDetection.store.redis, or spec.replicas: 1"} {
 		if !strings.Contains(c.Message, want) {

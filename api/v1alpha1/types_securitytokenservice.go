@@ -95,9 +95,13 @@ type SecurityTokenServiceSpec struct {
 	// +kubebuilder:validation:XValidation:rule="isURL(self) && url(self).getScheme() in ['http', 'https'] && url(self).getHostname() != ''",message="endpoint must be an absolute http or https URL, such as https://sts.example.com/sts"
 	Endpoint string `json:"endpoint"`
 
-	// Replicas is the number of STS pods. Every pod serves the same policy.
+	// Replicas is the number of STS pods (default 1). Every pod serves the
+	// same policy. More than one needs replayDetection.store.redis: with the
+	// memory store each pod keeps the replay records of its own requests,
+	// and a captured request replayed to another pod would be answered
+	// there (the condition ReplayDetectionShared says so).
 	// +optional
-	// +kubebuilder:default=2
+	// +kubebuilder:default=1
 	// +kubebuilder:validation:Minimum=0
 	// +kubebuilder:validation:Maximum=100
 	Replicas *int32 `json:"replicas,omitempty"`

@@ -100,6 +100,10 @@ func (cl *cluster) applySamples(t *testing.T) *devkeys.Pair {
 	if err := cl.c.Create(context.Background(), rp); err != nil {
 		t.Fatal(err)
 	}
+	// The sample runs one pod; two show that every pod follows the edits
+	// and rotations below (their replay records stay apart: the tokens of
+	// these steps are asked for once each).
+	cl.run(t, "kubectl", "-n", samplesNS, "patch", "stsvc", stsName, "--type", "merge", "-p", `{"spec": {"replicas": 2}}`)
 	cl.readyPods(t, 2)
 	t.Logf("samples applied to 2 Ready STS pods: %.1fs", time.Since(start).Seconds())
 	return signing
