@@ -85,7 +85,8 @@ var (
 	// or declares the xmlns prefix.
 	ErrReservedNamespace = errors.New("a namespace declaration misuses a reserved prefix or namespace")
 	// ErrNotQName is an element or attribute name with a colon at its start
-	// or end, which encoding/xml reads as an unprefixed name.
+	// or end, which the tokenizer (as encoding/xml) reads as an unprefixed
+	// name.
 	ErrNotQName = errors.New("a name is not a qualified name")
 )
 

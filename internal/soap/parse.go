@@ -30,8 +30,8 @@ type Envelope struct {
 	Document *etree.Document
 }
 
-// utf8BOM is stripped before parsing: ADAL, AD FS and MSAL send it, and
-// encoding/xml refuses it.
+// utf8BOM is stripped before parsing: ADAL, AD FS and MSAL send it, and the
+// tokenizer, like encoding/xml, would read it as text before the root.
 var utf8BOM = []byte{0xEF, 0xBB, 0xBF}
 
 // Parse reads a SOAP 1.1 or 1.2 request. contentType is the HTTP

@@ -160,9 +160,9 @@ func (c *checker) finish() error {
 	return nil
 }
 
-// checkQName refuses a name with a colon at its start or end: encoding/xml
-// reads it as an unprefixed name with a colon in it, which XML Namespaces
-// forbids and etree would split differently from the decoder.
+// checkQName refuses a name with a colon at its start or end: the tokenizer,
+// as encoding/xml, reads it as an unprefixed name with a colon in it, which
+// XML Namespaces forbids and etree would split differently.
 func checkQName(n xml.Name) error {
 	if strings.IndexByte(n.Local, ':') >= 0 {
 		return fmt.Errorf("%w: %s", ErrNotQName, boundedName(n))
