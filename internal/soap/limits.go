@@ -15,7 +15,8 @@ type Limits struct {
 	// MaxDepth is the deepest element nesting, the Envelope being depth 1
 	// (default 64).
 	MaxDepth int
-	// MaxElements is the most elements in the message (default 10,000).
+	// MaxElements is the most elements in the message, comments and CDATA
+	// sections counted with them (default 10,000).
 	MaxElements int
 	// MaxAttributes is the most attributes, namespace declarations
 	// included, on one element (default 128). It bounds the cost of

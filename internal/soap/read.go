@@ -91,21 +91,22 @@ func atLine(err error, z *tokenizer) error {
 
 // checker holds what the checks of one document need between tokens.
 type checker struct {
-	lim             Limits
-	open            []string // the names of the elements not yet closed, outermost first
-	elements, roots int
-	ns              nsScope
+	lim          Limits
+	open         []string // the names of the elements not yet closed, outermost first
+	nodes, roots int
+	started      bool // a token was read
+	ns           nsScope
 }
 
 // check checks one token (the tokenizer has bounded its attributes). An end
 // tag that does not close the open element is an *xml.SyntaxError without
 // its line, which read fills in.
 func (c *checker) check(t *token) error {
+	defer func() { c.started = true }()
 	switch t.kind {
 	case tokenStart:
 		c.open = append(c.open, t.qname)
 		depth := len(c.open)
-		c.elements++
 		if depth == 1 {
 			c.roots++
 			if c.roots > 1 {
@@ -115,8 +116,8 @@ func (c *checker) check(t *token) error {
 		if depth > c.lim.MaxDepth {
 			return fmt.Errorf("%w of %d", ErrTooDeep, c.lim.MaxDepth)
 		}
-		if c.elements > c.lim.MaxElements {
-			return fmt.Errorf("%w of %d", ErrTooManyElems, c.lim.MaxElements)
+		if err := c.countNode(); err != nil {
+			return err
 		}
 		if err := checkQName(t.name); err != nil {
 			return err
@@ -135,15 +136,32 @@ func (c *checker) check(t *token) error {
 		c.ns.end(depth)
 		c.open = c.open[:depth-1]
 	case tokenProcInst:
-		// Only the XML declaration, and only before the root element.
-		if t.qname != "xml" || c.elements > 0 {
+		// Only the XML declaration, and only at the very start.
+		if t.qname != "xml" || c.started {
 			return fmt.Errorf("%w <?%s?>", ErrProcInst, boundedName(xml.Name{Local: t.qname}))
 		}
+	case tokenComment:
+		return c.countNode()
 	case tokenText:
-		// XML allows only whitespace around the root, and no CDATA section.
-		if len(c.open) == 0 && (t.cdata || !onlyXMLSpace(t.data)) {
+		// XML allows only whitespace around the root, as written: no
+		// reference, no CDATA section.
+		if len(c.open) == 0 && (t.cdata || t.referenced || !onlyXMLSpace(t.data)) {
 			return ErrTextOutsideDoc
 		}
+		if t.cdata {
+			return c.countNode()
+		}
+	}
+	return nil
+}
+
+// countNode counts an element, comment or CDATA section against
+// MaxElements: each is a node of the tree, and the text between them is
+// bounded by their number.
+func (c *checker) countNode() error {
+	c.nodes++
+	if c.nodes > c.lim.MaxElements {
+		return fmt.Errorf("%w of %d", ErrTooManyElems, c.lim.MaxElements)
 	}
 	return nil
 }

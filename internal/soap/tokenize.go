@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/xml"
 	"fmt"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"unicode/utf8"
@@ -21,10 +22,12 @@ import (
 // attributes not separated by whitespace, a processing instruction's target
 // run into its content, characters XML does not allow in comments and
 // processing instructions, character references to surrogates, and XML
-// declarations with pseudo-attributes other than version, encoding and
-// standalone. Any "<!" other than a comment or a CDATA section is ErrDTD as
-// soon as it is seen, and an element with more than maxAttrs attributes is
-// ErrTooManyAttrs before the rest of its tag is read.
+// declarations other than version, then encoding and standalone if given.
+// (The checks in read.go refuse more: a declaration that is not at the very
+// start, text and references outside the root.) Any "<!" other than a
+// comment or a CDATA section is ErrDTD as soon as it is seen, and an element
+// with more than maxAttrs attributes is ErrTooManyAttrs before the rest of
+// its tag is read.
 type tokenizer struct {
 	in       []byte
 	pos      int
@@ -66,6 +69,9 @@ type token struct {
 	// normalised, or the content of a comment or processing instruction.
 	data  []byte
 	cdata bool
+	// referenced says text had a character or entity reference, which
+	// XML allows only inside the root element.
+	referenced bool
 }
 
 // rawAttr is an attribute with its name as written; Value is empty unless the
@@ -143,12 +149,12 @@ func (z *tokenizer) text() error {
 		z.pos += i
 		return z.syntaxError("unescaped ]]> not in CDATA section")
 	}
-	data, err := z.decode(raw, true)
+	data, err := z.decode(raw, z.pos, true)
 	if err != nil {
 		return err
 	}
 	z.pos = end
-	z.tok.kind, z.tok.data = tokenText, data
+	z.tok.kind, z.tok.data, z.tok.referenced = tokenText, data, bytes.IndexByte(raw, '&') >= 0
 	return nil
 }
 
@@ -184,7 +190,7 @@ func (z *tokenizer) comment() error {
 		return z.syntaxError(`invalid sequence "--" not allowed in comments`)
 	}
 	data := z.in[start : start+i]
-	if err := z.checkChars(data); err != nil {
+	if err := z.checkChars(data, start); err != nil {
 		return err
 	}
 	z.pos = start + i + len("-->")
@@ -201,7 +207,7 @@ func (z *tokenizer) cdata() error {
 		z.pos = len(z.in)
 		return z.syntaxError("unexpected EOF in CDATA section")
 	}
-	data, err := z.decode(z.in[start:start+i], false)
+	data, err := z.decode(z.in[start:start+i], start, false)
 	if err != nil {
 		return err
 	}
@@ -232,7 +238,7 @@ func (z *tokenizer) procInst() error {
 		return z.unexpectedEOF()
 	}
 	data := z.in[z.pos : z.pos+i]
-	if err := z.checkChars(data); err != nil {
+	if err := z.checkChars(data, z.pos); err != nil {
 		return err
 	}
 	if string(target) == "xml" {
@@ -245,13 +251,20 @@ func (z *tokenizer) procInst() error {
 	return nil
 }
 
-// endTag reads </name>. The name is compared with the open element's by
-// the checks, so it is only delimited here.
+// endTag reads </name>. The checks compare the name with the open
+// element's as written; it is judged here all the same, so that the
+// tokenizer alone reads no more than the decoder.
 func (z *tokenizer) endTag() error {
 	z.pos += len("</")
 	name, err := z.nameRun()
 	if err != nil {
 		return err
+	}
+	if len(name) == 0 || bytes.Count(name, []byte{':'}) > 1 {
+		return z.syntaxError("expected element name after </")
+	}
+	if !validName(name) {
+		return z.syntaxError("invalid XML name")
 	}
 	z.skipSpace()
 	if z.pos >= len(z.in) {
@@ -345,7 +358,7 @@ func (z *tokenizer) attribute() (rawAttr, error) {
 		z.pos += i
 		return rawAttr{}, z.syntaxError("unescaped < inside quoted string")
 	}
-	value, err := z.decode(raw, true)
+	value, err := z.decode(raw, z.pos, true)
 	if err != nil {
 		return rawAttr{}, err
 	}
@@ -404,13 +417,17 @@ func (z *tokenizer) skipSpace() bool {
 	return z.pos > start
 }
 
-// decode returns raw with line ends normalised (CR LF and a lone CR become
-// LF) and, when refs is set, character and entity references replaced. It
-// returns raw itself when there is nothing to replace, so that most text is
-// never copied. The result must consist of characters XML allows.
-func (z *tokenizer) decode(raw []byte, refs bool) ([]byte, error) {
+// decode returns raw, the input from offset at, with line ends normalised
+// (CR LF and a lone CR become LF) and, when refs is set, character and
+// entity references replaced. It returns raw itself when there is nothing to
+// replace, so that most text is never copied. raw must consist of
+// characters XML allows, and so must every reference.
+func (z *tokenizer) decode(raw []byte, at int, refs bool) ([]byte, error) {
+	if err := z.checkChars(raw, at); err != nil {
+		return nil, err
+	}
 	if bytes.IndexByte(raw, '\r') < 0 && (!refs || bytes.IndexByte(raw, '&') < 0) {
-		return raw, z.checkChars(raw)
+		return raw, nil
 	}
 	from := len(z.scratch)
 	out := z.scratch
@@ -425,7 +442,7 @@ func (z *tokenizer) decode(raw []byte, refs bool) ([]byte, error) {
 		case c == '&' && refs:
 			r, n, err := reference(raw[i:])
 			if err != nil {
-				z.pos += i
+				z.pos = at + i
 				return nil, z.syntaxError(err.Error())
 			}
 			out = utf8.AppendRune(out, r)
@@ -440,16 +457,18 @@ func (z *tokenizer) decode(raw []byte, refs bool) ([]byte, error) {
 		}
 	}
 	z.scratch = out
-	return out[from:], z.checkChars(out[from:])
+	return out[from:], nil
 }
 
 // checkChars refuses bytes that are not UTF-8 or encode a character XML
-// does not allow (control characters, U+FFFE, U+FFFF).
-func (z *tokenizer) checkChars(data []byte) error {
+// does not allow (control characters, U+FFFE, U+FFFF); data is the input
+// from offset at, where the error says it is.
+func (z *tokenizer) checkChars(data []byte, at int) error {
 	for i := 0; i < len(data); {
 		c := data[i]
 		if c < utf8.RuneSelf {
 			if c < 0x20 && c != '\t' && c != '\n' && c != '\r' {
+				z.pos = at + i
 				return z.syntaxError(fmt.Sprintf("illegal character code %U", rune(c)))
 			}
 			i++
@@ -457,9 +476,11 @@ func (z *tokenizer) checkChars(data []byte) error {
 		}
 		r, size := utf8.DecodeRune(data[i:])
 		if r == utf8.RuneError && size == 1 {
+			z.pos = at + i
 			return z.syntaxError("invalid UTF-8")
 		}
 		if !isXMLChar(r) {
+			z.pos = at + i
 			return z.syntaxError(fmt.Sprintf("illegal character code %U", r))
 		}
 		i += size
@@ -467,28 +488,38 @@ func (z *tokenizer) checkChars(data []byte) error {
 	return nil
 }
 
+// declarationParts are the pseudo-attributes of an XML declaration, in the
+// only order XML allows them; version is required.
+var declarationParts = [...]string{"version", "encoding", "standalone"}
+
 // checkDeclaration reads the pseudo-attributes of an XML declaration: a
 // version other than 1.0 and an encoding other than UTF-8 are refused, since
 // the bytes are read as UTF-8 whatever they say.
 func (z *tokenizer) checkDeclaration(content []byte) error {
+	malformed := z.syntaxError("malformed XML declaration")
 	rest := bytes.TrimLeft(content, " \t\r\n")
+	next := 0 // the first of declarationParts that may come
 	for len(rest) > 0 {
 		eq := bytes.IndexByte(rest, '=')
 		if eq < 0 {
-			return z.syntaxError("malformed XML declaration")
+			return malformed
 		}
-		name := bytes.TrimRight(rest[:eq], " \t\r\n")
+		part := slices.Index(declarationParts[next:], string(bytes.TrimRight(rest[:eq], " \t\r\n")))
+		if part < 0 || next == 0 && part != 0 {
+			return malformed
+		}
+		next += part + 1
 		rest = bytes.TrimLeft(rest[eq+1:], " \t\r\n")
 		if len(rest) == 0 || (rest[0] != '"' && rest[0] != '\'') {
-			return z.syntaxError("malformed XML declaration")
+			return malformed
 		}
 		end := bytes.IndexByte(rest[1:], rest[0])
 		if end < 0 {
-			return z.syntaxError("malformed XML declaration")
+			return malformed
 		}
 		value := string(rest[1 : 1+end])
 		rest = rest[2+end:]
-		switch string(name) {
+		switch declarationParts[next-1] {
 		case "version":
 			if value != "1.0" {
 				return z.syntaxError("unsupported XML version: only 1.0 is read")
@@ -499,16 +530,17 @@ func (z *tokenizer) checkDeclaration(content []byte) error {
 			}
 		case "standalone":
 			if value != "yes" && value != "no" {
-				return z.syntaxError("malformed XML declaration")
+				return malformed
 			}
-		default:
-			return z.syntaxError("malformed XML declaration")
 		}
 		trimmed := bytes.TrimLeft(rest, " \t\r\n")
 		if len(trimmed) == len(rest) && len(rest) > 0 {
-			return z.syntaxError("malformed XML declaration")
+			return malformed
 		}
 		rest = trimmed
+	}
+	if next == 0 {
+		return malformed
 	}
 	return nil
 }

@@ -3,6 +3,7 @@ package soap
 import (
 	"encoding/xml"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -26,7 +27,6 @@ func TestReadTreeReadsWhatEtreeReads(t *testing.T) {
 		{"CDATA and text side by side", `<a>x<![CDATA[<y>&amp;]]>z</a>`},
 		{"XML declarations as clients write them", `<?xml version='1.0' encoding='utf-8'?><a/>`},
 		{"declaration with standalone and spaces", `<?xml version = "1.0"  encoding="UTF-8" standalone="yes" ?>` + "\n<a/>"},
-		{"declaration with no pseudo-attributes", `<?xml?><a/>`},
 		{"whitespace and comments around the root", "\n<!-- c --> <a/>\r\n<!-- d -->\t"},
 		{"names beyond ASCII", `<été xmlns:ü="urn:u" ü:clé="v"><ü:b·c/></été>`},
 		{"text beyond ASCII and outside the BMP", "<a k=\"\u00e9\U0001F600\">\u4e2d\U00010348\uFFFD</a>"},
@@ -71,6 +71,18 @@ func TestReadTreeRefusesWhatTheDecoderLetThrough(t *testing.T) {
 		{"an unknown pseudo-attribute in the declaration", `<?xml version="1.0" charset="utf-8"?><a/>`, nil},
 		{"a declaration of XML 1.1", `<?xml version="1.1"?><a/>`, nil},
 		{"pseudo-attributes without whitespace", `<?xml version="1.0"encoding="utf-8"?><a/>`, nil},
+		{"a declaration with no version", `<?xml?><a/>`, nil},
+		{"a declaration with its parts out of order", `<?xml encoding="utf-8" version="1.0"?><a/>`, nil},
+		{"a declaration with a part twice", `<?xml version="1.0" version="1.0"?><a/>`, nil},
+		{"a declaration after a comment", `<!-- c --><?xml version="1.0"?><a/>`, ErrProcInst},
+		{"a declaration after whitespace", "\n<?xml version=\"1.0\"?><a/>", ErrProcInst},
+		{"a second declaration", `<?xml version="1.0"?><?xml version="1.0"?><a/>`, ErrProcInst},
+		{"a reference to a space outside the root", `&#32;<a/>`, ErrTextOutsideDoc},
+		{"a reference to a newline after the root", `<a/>&#xA;`, ErrTextOutsideDoc},
+		{"an end tag without a name", `<a></></a>`, nil},
+		{"an end tag with a name that is no name", `<a></00></a>`, nil},
+		{"more comments than the element limit", "<a>" + strings.Repeat("<!---->", DefaultMaxElements) + "</a>", ErrTooManyElems},
+		{"more CDATA sections than the element limit", "<a>" + strings.Repeat("<![CDATA[]]>", DefaultMaxElements) + "</a>", ErrTooManyElems},
 		{"a declaration of another encoding", `<?xml version="1.0" encoding="ISO-8859-1"?><a/>`, ErrNotUTF8},
 		{"a declaration of UTF-16", `<?xml version="1.0" encoding="UTF-16"?><a/>`, ErrNotUTF8},
 		{"a DOCTYPE, refused before it is read", `<!DOCTYPE a [<!ENTITY x "` + strings.Repeat("y", 1000) + `">]><a/>`, ErrDTD},
@@ -118,14 +130,28 @@ func TestReadTreeRefusesWhatTheDecoderLetThrough(t *testing.T) {
 // TestMalformedErrorSaysWhere: the line is the one the fault is on, and
 // the error quotes nothing of the input.
 func TestMalformedErrorSaysWhere(t *testing.T) {
-	doc := "<a>\n<b k=\"1\">\r\n<c>" + marker + "&" + marker + ";</c></b></a>"
-	_, err := ReadTree([]byte(doc), Limits{})
-	var malformed *MalformedError
-	if !errors.As(err, &malformed) {
-		t.Fatalf("%T %v, want a *MalformedError", err, err)
+	tests := []struct {
+		name, doc string
+		line      int
+	}{
+		{"an undeclared entity", "<a>\n<b k=\"1\">\r\n<c>" + marker + "&" + marker + ";</c></b></a>", 3},
+		{"a control character in text", "<a>" + marker + "\n\n" + marker + "\x01</a>", 3},
+		{"a control character in a comment", "<a><!--" + marker + "\n\x01--></a>", 2},
+		{"a control character in CDATA", "<a>\n<![CDATA[\n\n\x01]]></a>", 4},
+		{"a control character in a value", "<a\nk=\"\n\x01\"/>", 3},
+		{"a control character in text with a reference", "<a>\n&amp;\n\x01</a>", 3},
 	}
-	if got := malformed.Error(); got != "malformed XML on line 3" {
-		t.Errorf("error %q, want line 3", got)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			_, err := ReadTree([]byte(tt.doc), Limits{})
+			var malformed *MalformedError
+			if !errors.As(err, &malformed) {
+				t.Fatalf("%T %v, want a *MalformedError", err, err)
+			}
+			if got, want := malformed.Error(), fmt.Sprintf("malformed XML on line %d", tt.line); got != want {
+				t.Errorf("error %q, want %q", got, want)
+			}
+		})
 	}
 }
 
