@@ -145,7 +145,9 @@ func FuzzReadTree(f *testing.F) {
 	for _, b := range testtools.ReadFiles(f, filepath.Join("testdata", "requests", "*.xml")) {
 		f.Add(b)
 	}
-	for _, s := range []string{`<a><b></a></b>`, `<a :k="v"/>`, `<?xml version="1.0"?><a>x<!--c--><![CDATA[y]]> </a>`, "<a>\r\n</a>\n"} {
+	for _, s := range []string{`<a><b></a></b>`, `<a :k="v"/>`, `<?xml version="1.0"?><a>x<!--c--><![CDATA[y]]> </a>`, "<a>\r\n</a>\n",
+		"<a k=\"1\r\n&#13;\r2\" j='&lt;&#x1F600;'>]]&gt;&#93;]>x</a>", `<été xmlns:ü="urn:u" ü:k="v"><ü:b·c/></été>`,
+		`<?xml version='1.0' encoding='UTF-8' standalone='no'?><a/>`, "<a><!----><![CDATA[]]]]><![CDATA[>]]></a >"} {
 		f.Add([]byte(s))
 	}
 	small := Limits{MaxBytes: 64 << 10, MaxDepth: 32, MaxElements: 2000}
