@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -84,14 +85,23 @@ func TestOperatorInACluster(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	code, body := get(t, https, url, scraper)
-	if code != http.StatusOK {
-		t.Fatalf("/metrics with the metrics reader's token: %d, want 200\n%s", code, body)
-	}
-	for _, want := range []string{`controller_runtime_reconcile_total{controller="securitytokenservice"`, `controller_runtime_reconcile_total{controller="relyingparty"`} {
-		if !strings.Contains(body, want) {
-			t.Errorf("/metrics lacks %s", want)
+	// The controllers' series appear once they start, after the leader
+	// election that /readyz does not wait for.
+	wants := []string{`controller_runtime_reconcile_total{controller="securitytokenservice"`, `controller_runtime_reconcile_total{controller="relyingparty"`}
+	deadline := time.Now().Add(time.Minute)
+	for {
+		code, body := get(t, https, url, scraper)
+		if code != http.StatusOK {
+			t.Fatalf("/metrics with the metrics reader's token: %d, want 200\n%s", code, body)
 		}
+		missing := slices.DeleteFunc(slices.Clone(wants), func(w string) bool { return strings.Contains(body, w) })
+		if len(missing) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("/metrics lacks %s a minute after the operator was ready", strings.Join(missing, ", "))
+		}
+		time.Sleep(200 * time.Millisecond)
 	}
 
 	// Leader election may take its lease in the operator's namespace only.
