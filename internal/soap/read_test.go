@@ -99,29 +99,43 @@ func TestReadTreeRefusesWhatIsNotOneElement(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for name, read := range map[string]func() error{
-				"Scan":     func() error { return Scan([]byte(tt.doc), Limits{}) },
-				"ReadTree": func() error { _, err := ReadTree([]byte(tt.doc), Limits{}); return err },
-			} {
-				err := read()
-				if err == nil {
-					t.Fatalf("%s accepted it", name)
-				}
-				if tt.want != nil {
-					if !errors.Is(err, tt.want) {
-						t.Errorf("%s: %v, want %v", name, err, tt.want)
-					}
-					continue
-				}
-				var malformed *MalformedError
-				if !errors.As(err, &malformed) {
-					t.Errorf("%s: %T %v, want a *MalformedError", name, err, err)
-				} else if !strings.Contains(malformed.Error(), "on line 1") {
+			for name, malformed := range refusedByBoth(t, tt.doc, tt.want) {
+				if !strings.Contains(malformed.Error(), "on line 1") {
 					t.Errorf("%s: %q does not say where", name, malformed.Error())
 				}
 			}
 		})
 	}
+}
+
+// refusedByBoth checks that Scan and ReadTree both refuse doc: with want
+// when it is set, else as malformed, and then returns each reader's
+// *MalformedError.
+func refusedByBoth(t *testing.T, doc string, want error) map[string]*MalformedError {
+	t.Helper()
+	out := map[string]*MalformedError{}
+	for name, read := range map[string]func() error{
+		"Scan":     func() error { return Scan([]byte(doc), Limits{}) },
+		"ReadTree": func() error { _, err := ReadTree([]byte(doc), Limits{}); return err },
+	} {
+		err := read()
+		if err == nil {
+			t.Fatalf("%s accepted it", name)
+		}
+		if want != nil {
+			if !errors.Is(err, want) {
+				t.Errorf("%s: %v, want %v", name, err, want)
+			}
+			continue
+		}
+		var malformed *MalformedError
+		if !errors.As(err, &malformed) {
+			t.Errorf("%s: %T %v, want a *MalformedError", name, err, err)
+			continue
+		}
+		out[name] = malformed
+	}
+	return out
 }
 
 // TestParseRefusesNamesThatAreNotQualified: such a name parses, but XML

@@ -220,15 +220,9 @@ func (z *tokenizer) cdata() error {
 // are checked: only XML 1.0 in UTF-8 is read.
 func (z *tokenizer) procInst() error {
 	z.pos += len("<?")
-	target, err := z.nameRun()
+	target, err := z.name("expected target name after <?")
 	if err != nil {
 		return err
-	}
-	if len(target) == 0 {
-		return z.syntaxError("expected target name after <?")
-	}
-	if !validName(target) {
-		return z.syntaxError("invalid XML name")
 	}
 	if !bytes.HasPrefix(z.in[z.pos:], piClose) && !z.skipSpace() {
 		return z.syntaxError("expected whitespace after a processing instruction's target")
@@ -256,15 +250,12 @@ func (z *tokenizer) procInst() error {
 // tokenizer alone reads no more than the decoder.
 func (z *tokenizer) endTag() error {
 	z.pos += len("</")
-	name, err := z.nameRun()
+	name, err := z.name("expected element name after </")
 	if err != nil {
 		return err
 	}
-	if len(name) == 0 || bytes.Count(name, []byte{':'}) > 1 {
+	if bytes.Count(name, []byte{':'}) > 1 {
 		return z.syntaxError("expected element name after </")
-	}
-	if !validName(name) {
-		return z.syntaxError("invalid XML name")
 	}
 	z.skipSpace()
 	if z.pos >= len(z.in) {
@@ -373,15 +364,9 @@ func (z *tokenizer) attribute() (rawAttr, error) {
 // qualifiedName reads a name with at most one colon, and splits it there
 // when the colon has a part on each side. missing is the error for no name.
 func (z *tokenizer) qualifiedName(missing string) (string, xml.Name, error) {
-	raw, err := z.nameRun()
+	raw, err := z.name(missing)
 	if err != nil {
 		return "", xml.Name{}, err
-	}
-	if len(raw) == 0 {
-		return "", xml.Name{}, z.syntaxError(missing)
-	}
-	if !validName(raw) {
-		return "", xml.Name{}, z.syntaxError("invalid XML name")
 	}
 	colon := bytes.IndexByte(raw, ':')
 	if colon >= 0 && bytes.IndexByte(raw[colon+1:], ':') >= 0 {
@@ -392,6 +377,21 @@ func (z *tokenizer) qualifiedName(missing string) (string, xml.Name, error) {
 		return s, xml.Name{Local: s}, nil
 	}
 	return s, xml.Name{Space: s[:colon], Local: s[colon+1:]}, nil
+}
+
+// name reads an XML name, unsplit; missing is the error for no name at all.
+func (z *tokenizer) name(missing string) ([]byte, error) {
+	raw, err := z.nameRun()
+	if err != nil {
+		return nil, err
+	}
+	if len(raw) == 0 {
+		return nil, z.syntaxError(missing)
+	}
+	if !validName(raw) {
+		return nil, z.syntaxError("invalid XML name")
+	}
+	return raw, nil
 }
 
 // nameRun reads the bytes that may make up a name: ASCII name characters

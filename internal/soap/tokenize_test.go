@@ -104,25 +104,7 @@ func TestReadTreeRefusesWhatTheDecoderLetThrough(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			for name, read := range map[string]func() error{
-				"Scan":     func() error { return Scan([]byte(tt.doc), Limits{}) },
-				"ReadTree": func() error { _, err := ReadTree([]byte(tt.doc), Limits{}); return err },
-			} {
-				err := read()
-				if err == nil {
-					t.Fatalf("%s accepted it", name)
-				}
-				if tt.want != nil {
-					if !errors.Is(err, tt.want) {
-						t.Errorf("%s: %v, want %v", name, err, tt.want)
-					}
-					continue
-				}
-				var malformed *MalformedError
-				if !errors.As(err, &malformed) {
-					t.Errorf("%s: %T %v, want a *MalformedError", name, err, err)
-				}
-			}
+			refusedByBoth(t, tt.doc, tt.want)
 		})
 	}
 }
